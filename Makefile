@@ -1,0 +1,35 @@
+# `make run`: set up, index the bundled corpus, serve on http://127.0.0.1:8000
+# `make test`: set up (with test tools and Debian's chromium), run the whole test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: run setup test test-setup index serve bench
+
+run: setup
+	$(VENV)/bin/qa index
+	$(VENV)/bin/qa serve
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+test-setup: $(VENV)/.test-installed
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+test: test-setup
+	$(PY) -m pytest -q
+
+index: setup
+	$(VENV)/bin/qa index
+
+serve: setup
+	$(VENV)/bin/qa serve

@@ -1,0 +1,113 @@
+"""Turn documents into an IndexStore: split, chunk, embed (reusing unchanged vectors), index."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+from tqdm import tqdm
+
+from index.chunks import chunk_document
+from index.embedders.base import Embedder
+from index.lexical import LexicalIndex
+from index.manifest import DocumentEntry, Manifest
+from index.sentences import split_sentences
+from index.store import IndexStore, make_dense, recipe_matches
+from index.types import Chunk, Document, Sentence
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    chunk_size: int = 3
+    chunk_overlap: int = 1
+    dense_kind: str = "flat"
+    show_progress: bool = True
+
+
+def split_document(doc: Document) -> list[Sentence]:
+    """Sentences of one document with their offsets."""
+    return [Sentence(doc_id=doc.doc_id, index=i, start=s.start, end=s.end, text=s.text, paragraph=s.paragraph)
+            for i, s in enumerate(split_sentences(doc.text))]
+
+
+def _reusable(previous: IndexStore | None, embedder: Embedder, opts: BuildOptions) -> dict[str, tuple]:
+    """Per unchanged document: its sentences, chunks and vectors from the previous build."""
+    if previous is None or not recipe_matches(previous.manifest, embedder_id=embedder.id,
+                                              chunk_size=opts.chunk_size, chunk_overlap=opts.chunk_overlap):
+        return {}
+    out = {}
+    by_doc: dict[str, list[int]] = {}
+    for i, c in enumerate(previous.chunks):
+        by_doc.setdefault(c.doc_id, []).append(i)
+    for doc in previous.documents:
+        sents = previous.document_sentences(doc.doc_id)
+        first = previous.sentence_id(doc.doc_id, 0) if sents else 0
+        cids = by_doc.get(doc.doc_id, [])
+        out[doc.checksum + doc.doc_id] = (
+            sents, [previous.chunks[i] for i in cids],
+            previous.sentence_vectors[first : first + len(sents)], previous.chunk_vectors[cids],
+        )
+    return out
+
+
+def build_store(documents: list[Document], embedder: Embedder, opts: BuildOptions = BuildOptions(),
+                previous: IndexStore | None = None) -> IndexStore:
+    """Build an in-memory index; only documents new or changed since `previous` are embedded."""
+    started = time.perf_counter()
+    reuse = _reusable(previous, embedder, opts)
+    parts, todo = [], []
+    for doc in documents:
+        hit = reuse.get(doc.checksum + doc.doc_id)
+        if hit is None:
+            sents = split_document(doc)
+            chunks = chunk_document(doc, sents, size=opts.chunk_size, overlap=opts.chunk_overlap)
+            hit = (sents, chunks, None, None)
+            todo.append(len(parts))
+        parts.append(hit)
+    texts = [s.text for i in todo for s in parts[i][0]] + [c.text for i in todo for c in parts[i][1]]
+    vectors = _embed(embedder, texts, opts.show_progress)
+    n_sent = sum(len(parts[i][0]) for i in todo)
+    s_iter, c_iter = iter(vectors[:n_sent]), iter(vectors[n_sent:])
+    for i in todo:
+        sents, chunks, _, _ = parts[i]
+        parts[i] = (sents, chunks, _take(s_iter, len(sents), embedder.dim), _take(c_iter, len(chunks), embedder.dim))
+    return _assemble(documents, parts, embedder, opts, started, len(texts))
+
+
+def _take(it, n: int, dim: int) -> np.ndarray:
+    rows = [next(it) for _ in range(n)]
+    return np.array(rows, dtype=np.float32).reshape(n, dim)
+
+
+def _embed(embedder: Embedder, texts: list[str], show_progress: bool) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    with tqdm(total=len(texts), desc="embedding", unit="text", disable=not show_progress) as bar:
+        return embedder.embed_passages(texts, progress=bar.update)
+
+
+def _assemble(documents, parts, embedder, opts, started, embedded) -> IndexStore:
+    sentences = [s for p in parts for s in p[0]]
+    chunks: list[Chunk] = [c for p in parts for c in p[1]]
+    dim = embedder.dim
+    sent_vecs = np.vstack([p[2] for p in parts]) if parts else np.zeros((0, dim), np.float32)
+    chunk_vecs = np.vstack([p[3] for p in parts]) if parts else np.zeros((0, dim), np.float32)
+    manifest = Manifest(
+        embedder_id=embedder.id, dim=dim, chunk_size=opts.chunk_size, chunk_overlap=opts.chunk_overlap,
+        dense_kind=opts.dense_kind, built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        build_seconds=round(time.perf_counter() - started, 3), embedded_texts=embedded,
+        counts={"documents": len(documents), "sentences": len(sentences), "chunks": len(chunks)},
+        documents={d.doc_id: DocumentEntry(checksum=d.checksum, n_sentences=len(p[0]), n_chunks=len(p[1]))
+                   for d, p in zip(documents, parts)},
+        files={},
+    )
+    return IndexStore(
+        manifest=manifest, documents=list(documents), sentences=sentences, chunks=chunks,
+        chunk_vectors=chunk_vecs, sentence_vectors=sent_vecs,
+        dense=make_dense(chunk_vecs, opts.dense_kind),
+        lexical=LexicalIndex.build([c.text for c in chunks]),
+    )

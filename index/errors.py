@@ -1,0 +1,13 @@
+"""Domain errors raised while building or loading an index; messages name the fix."""
+
+
+class IndexingError(Exception):
+    """Base class for errors the user can fix (bad input files, stale or broken index)."""
+
+
+class DocumentError(IndexingError):
+    """A source document can't be read (missing, not UTF-8, unsupported type)."""
+
+
+class StoreError(IndexingError):
+    """An index directory is missing, corrupt, or was built incompatibly."""

@@ -1,0 +1,60 @@
+"""BM25 over chunks with a tokenizer for Indonesian and English text."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+# Numbers keep their inner separators so "4.0", "2016-2020" and "1,5" stay one token.
+TOKEN = re.compile(r"\d+(?:[.,\-]\d+)*|[^\W\d_]+(?:\d+)?", re.UNICODE)
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Indonesian and English stop words from the `stop-words` package."""
+    from stop_words import get_stop_words
+
+    return frozenset(get_stop_words("id")) | frozenset(get_stop_words("en"))
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase word and number tokens without stop words."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    stop = stopwords()
+    return [t for t in TOKEN.findall(text) if t not in stop]
+
+
+class LexicalIndex:
+    """BM25 (bm25s, Lucene variant) over a fixed list of texts."""
+
+    def __init__(self, model: bm25s.BM25, size: int):
+        self._model = model
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalIndex:
+        """Index `texts`; row i of every score vector is texts[i]."""
+        model = bm25s.BM25()
+        # an empty token list would break bm25s; a placeholder token never matches a query
+        model.index([tokenize(t) or ["\u2400"] for t in texts], show_progress=False)
+        return cls(model, len(texts))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every indexed text for `query` (zeros when nothing matches)."""
+        tokens = [t for t in tokenize(query) if t in self._model.vocab_dict]
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
+
+    def save(self, directory: Path) -> None:
+        """Write the index files into `directory`."""
+        self._model.save(str(directory))
+
+    @classmethod
+    def load(cls, directory: Path, size: int) -> LexicalIndex:
+        """Read an index written by `save`."""
+        return cls(bm25s.BM25.load(str(directory)), size)

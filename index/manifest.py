@@ -1,0 +1,31 @@
+"""The manifest that describes one index build (pydantic: it is a file format)."""
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+FORMAT_VERSION = 1
+# Bump when the text fed to the embedder for sentences or chunks changes: vectors built
+# with another recipe must not be reused.
+EMBED_RECIPE = "v1:sentence|chunk"
+
+
+class DocumentEntry(BaseModel):
+    checksum: str
+    n_sentences: int
+    n_chunks: int
+
+
+class Manifest(BaseModel):
+    format_version: int = FORMAT_VERSION
+    embedder_id: str
+    dim: int
+    embed_recipe: str = EMBED_RECIPE
+    chunk_size: int
+    chunk_overlap: int
+    dense_kind: str  # "flat" (exact) or "hnsw"
+    built_at: str
+    build_seconds: float
+    embedded_texts: int  # how many texts this build had to embed (0 when nothing changed)
+    counts: dict[str, int]
+    documents: dict[str, DocumentEntry]
+    files: dict[str, str]  # file name -> sha256, checked on load

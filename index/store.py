@@ -1,0 +1,224 @@
+"""IndexStore: documents, sentences, chunks, vectors, FAISS and BM25, saved atomically.
+
+Layout of an index directory:
+    CURRENT            name of the live build (replaced atomically with os.replace)
+    builds/<name>/     manifest.json, records.json, chunk_vectors.npy,
+                       sentence_vectors.npy, dense.faiss, lexical/
+A build is written under builds/.tmp-<name> and renamed when complete, so a crash
+mid-build leaves the previous build live and loadable.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.errors import StoreError
+from index.lexical import LexicalIndex
+from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest
+from index.types import Chunk, Document, Sentence
+
+REBUILD = "run `qa index --rebuild` to build a fresh index"
+DATA_FILES = ("records.json", "chunk_vectors.npy", "sentence_vectors.npy", "dense.faiss")
+
+
+@dataclass
+class IndexStore:
+    """Everything needed to answer questions, held in memory."""
+
+    manifest: Manifest
+    documents: list[Document]
+    sentences: list[Sentence]  # all documents, in document order
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    dense: faiss.Index
+    lexical: LexicalIndex
+    path: Path | None = None
+    _doc_pos: dict[str, int] = field(default_factory=dict, repr=False)
+    _first_sentence: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self._doc_pos = {d.doc_id: i for i, d in enumerate(self.documents)}
+        for i, s in enumerate(self.sentences):
+            self._first_sentence.setdefault(s.doc_id, i)
+
+    def document(self, doc_id: str) -> Document | None:
+        """The document with this id, or None."""
+        pos = self._doc_pos.get(doc_id)
+        return None if pos is None else self.documents[pos]
+
+    def sentence_id(self, doc_id: str, index: int) -> int:
+        """Position in `sentences` of a document's sentence number `index`."""
+        return self._first_sentence[doc_id] + index
+
+    def document_sentences(self, doc_id: str) -> list[Sentence]:
+        """All sentences of one document, in order."""
+        n = self.manifest.documents[doc_id].n_sentences
+        first = self._first_sentence.get(doc_id, 0)
+        return self.sentences[first : first + n]
+
+    def search_dense(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k chunk ids and cosine scores for a normalized query vector."""
+        k = min(k, len(self.chunks))
+        scores, ids = self.dense.search(np.asarray(query_vector, dtype=np.float32).reshape(1, -1), k)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+
+def make_dense(vectors: np.ndarray, kind: str) -> faiss.Index:
+    """Inner-product FAISS index: exact ('flat') or approximate ('hnsw')."""
+    dim = vectors.shape[1]
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = 64
+    elif kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    else:
+        raise StoreError(f"unknown dense index kind {kind!r}; use 'flat' or 'hnsw'")
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _records(store: IndexStore) -> dict:
+    return {
+        "documents": [{"doc_id": d.doc_id, "title": d.title, "text": d.text, "checksum": d.checksum}
+                      for d in store.documents],
+        "sentences": [[s.doc_id, s.index, s.start, s.end, s.paragraph] for s in store.sentences],
+        "chunks": [[c.doc_id, list(c.sentences), c.start, c.end] for c in store.chunks],
+    }
+
+
+def _write_files(store: IndexStore, tmp: Path) -> dict[str, str]:
+    (tmp / "records.json").write_text(json.dumps(_records(store), ensure_ascii=False), encoding="utf-8")
+    np.save(tmp / "chunk_vectors.npy", store.chunk_vectors)
+    np.save(tmp / "sentence_vectors.npy", store.sentence_vectors)
+    faiss.write_index(store.dense, str(tmp / "dense.faiss"))
+    store.lexical.save(tmp / "lexical")
+    names = list(DATA_FILES) + [f"lexical/{p.name}" for p in sorted((tmp / "lexical").iterdir())]
+    return {name: sha256_file(tmp / name) for name in names}
+
+
+def _fsync_tree(path: Path) -> None:
+    for p in [*path.rglob("*"), path]:
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def save(store: IndexStore, index_dir: Path, keep: int = 2) -> Path:
+    """Write `store` as a new build and make it current atomically; returns the build path."""
+    builds = Path(index_dir) / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    name = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    tmp = builds / f".tmp-{name}"
+    tmp.mkdir()
+    try:
+        files = _write_files(store, tmp)
+        store.manifest = store.manifest.model_copy(update={"files": files})
+        (tmp / "manifest.json").write_text(store.manifest.model_dump_json(indent=2), encoding="utf-8")
+        _fsync_tree(tmp)
+        os.rename(tmp, builds / name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    pointer = Path(index_dir) / "CURRENT.tmp"
+    pointer.write_text(name + "\n", encoding="utf-8")
+    os.replace(pointer, Path(index_dir) / "CURRENT")
+    store.path = builds / name
+    _prune(builds, current=name, keep=keep)
+    return store.path
+
+
+def _prune(builds: Path, current: str, keep: int) -> None:
+    """Delete old builds (keeping `keep`, current included) and stale temporary ones."""
+    done = sorted((p for p in builds.iterdir() if not p.name.startswith(".tmp-")), key=lambda p: p.name)
+    old = [p for p in done if p.name != current][: max(0, len(done) - keep)]
+    stale = [p for p in builds.iterdir() if p.name.startswith(".tmp-") and time.time() - p.stat().st_mtime > 3600]
+    for p in old + stale:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def current_build(index_dir: Path) -> Path:
+    """Path of the live build named by CURRENT; StoreError when there is none."""
+    pointer = Path(index_dir) / "CURRENT"
+    if not pointer.is_file():
+        raise StoreError(f"no index at {index_dir}; run `qa index` to build one")
+    build = Path(index_dir) / "builds" / pointer.read_text(encoding="utf-8").strip()
+    if not build.is_dir():
+        raise StoreError(f"{pointer} names a missing build {build.name}; {REBUILD}")
+    return build
+
+
+def read_manifest(build: Path) -> Manifest:
+    """Parse and check a build's manifest (format version)."""
+    path = build / "manifest.json"
+    try:
+        manifest = Manifest.model_validate_json(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path} is unreadable or corrupt ({type(exc).__name__}); {REBUILD}") from None
+    if manifest.format_version != FORMAT_VERSION:
+        raise StoreError(f"{path} has index format {manifest.format_version}, this version reads "
+                         f"{FORMAT_VERSION}; {REBUILD}")
+    return manifest
+
+
+def load(index_dir: Path, *, embedder_id: str | None = None, verify: bool = True) -> IndexStore:
+    """Load the live build, refusing one made by another embedder or format version."""
+    build = current_build(index_dir)
+    manifest = read_manifest(build)
+    if embedder_id is not None and manifest.embedder_id != embedder_id:
+        raise StoreError(f"the index at {index_dir} was built with embedder {manifest.embedder_id!r}, "
+                         f"but {embedder_id!r} is configured; {REBUILD} (or set QA_EMBEDDER to match)")
+    if verify:
+        for name, digest in manifest.files.items():
+            path = build / name
+            if not path.is_file() or sha256_file(path) != digest:
+                raise StoreError(f"index file {path} is missing, truncated or corrupt; {REBUILD}")
+    try:
+        return _read_build(build, manifest)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise StoreError(f"index at {build} can't be read ({exc}); {REBUILD}") from None
+
+
+def _read_build(build: Path, manifest: Manifest) -> IndexStore:
+    rec = json.loads((build / "records.json").read_text(encoding="utf-8"))
+    docs = [Document(**d) for d in rec["documents"]]
+    texts = {d.doc_id: d.text for d in docs}
+    sentences = [Sentence(doc_id=d, index=i, start=a, end=b, text=texts[d][a:b], paragraph=p)
+                 for d, i, a, b, p in rec["sentences"]]
+    chunks = [Chunk(doc_id=d, sentences=tuple(s), start=a, end=b, text=texts[d][a:b])
+              for d, s, a, b in rec["chunks"]]
+    return IndexStore(
+        manifest=manifest, documents=docs, sentences=sentences, chunks=chunks,
+        chunk_vectors=np.load(build / "chunk_vectors.npy"),
+        sentence_vectors=np.load(build / "sentence_vectors.npy"),
+        dense=faiss.read_index(str(build / "dense.faiss")),
+        lexical=LexicalIndex.load(build / "lexical", len(chunks)),
+        path=build,
+    )
+
+
+def recipe_matches(manifest: Manifest, *, embedder_id: str, chunk_size: int, chunk_overlap: int) -> bool:
+    """Whether vectors from this build can be reused for a new build with these settings."""
+    return (manifest.format_version == FORMAT_VERSION and manifest.embedder_id == embedder_id
+            and manifest.embed_recipe == EMBED_RECIPE and manifest.chunk_size == chunk_size
+            and manifest.chunk_overlap == chunk_overlap)

