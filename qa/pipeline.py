@@ -6,6 +6,7 @@ import time
 from qa.compose import compose
 from qa.engine import Engine
 from qa.errors import InvalidQuestion
+from qa.expand import expand
 from qa.language import detect_language
 from qa.retrieve import retrieve
 from qa.select import cite, score_sentences
@@ -32,10 +33,13 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     store = engine.require_store()  # read once: a concurrent swap can't mix two indexes
     language = detect_language(q)
     qvec = engine.embedder.embed_queries([q])[0]
-    passages = retrieve(q, qvec, store, alpha=cfg.alpha(language), candidates=cfg.candidates)
+    lexical_query = q
+    if language in cfg.expand_languages:
+        lexical_query = " ".join([q, *expand(q, store, engine.words, threshold=cfg.expand_threshold)])
+    passages = retrieve(lexical_query, qvec, store, alpha=cfg.alpha(language), candidates=cfg.candidates)
     t1 = time.perf_counter()
-    ranked = score_sentences(passages, qvec, store, passages_used=cfg.passages_used,
-                             sentence_weight=cfg.sentence_weight)
+    ranked = score_sentences(lexical_query, passages, qvec, store, alpha=cfg.alpha(language),
+                             passages_used=cfg.passages_used, sentence_weight=cfg.sentence_weight)
     citations = cite(ranked, store, top_k or cfg.top_k)
     support = ranked[0].similarity if ranked else 0.0
     abstained = not citations or support < cfg.abstain_threshold

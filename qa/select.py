@@ -16,9 +16,14 @@ class ScoredSentence:
     similarity: float  # raw cosine between question and sentence
 
 
-def score_sentences(passages: list[Passage], query_vector: np.ndarray, store: IndexStore, *,
-                    passages_used: int = 5, sentence_weight: float = 0.5) -> list[ScoredSentence]:
-    """Rank sentences of the top passages; a sentence inherits its best chunk's fused score."""
+def score_sentences(question: str, passages: list[Passage], query_vector: np.ndarray, store: IndexStore, *,
+                    alpha: float, passages_used: int = 5, sentence_weight: float = 0.5) -> list[ScoredSentence]:
+    """Rank sentences of the top passages.
+
+    A sentence's score blends its own similarity to the question with its best
+    chunk's fused score (context: a sentence alone often lacks the words the
+    question uses) and, weighted by the language's `alpha`, its BM25 score.
+    """
     best_chunk: dict[int, float] = {}
     for p in passages[:passages_used]:
         chunk = store.chunks[p.chunk_id]
@@ -29,12 +34,18 @@ def score_sentences(passages: list[Passage], query_vector: np.ndarray, store: In
         return []
     ids = np.fromiter(best_chunk, dtype=np.int64)
     sims = store.sentence_vectors[ids] @ query_vector
-    span = float(sims.max() - sims.min())
-    sims_scaled = (sims - sims.min()) / span if span > 0 else np.ones_like(sims)
-    chunk_scores = np.array([best_chunk[int(i)] for i in ids], dtype=np.float32)
-    scores = sentence_weight * sims_scaled + (1 - sentence_weight) * chunk_scores
+    dense = sentence_weight * minmax(sims) + (1 - sentence_weight) * np.array([best_chunk[int(i)] for i in ids])
+    lexical = store.sentence_lexical.scores(question)[ids] if alpha > 0 else np.zeros(len(ids))
+    top = float(lexical.max()) if len(lexical) else 0.0
+    scores = (1 - alpha) * dense + alpha * (lexical / top if top > 0 else lexical)
     order = np.argsort(-scores, kind="stable")
     return [ScoredSentence(int(ids[j]), float(scores[j]), float(sims[j])) for j in order]
+
+
+def minmax(x: np.ndarray) -> np.ndarray:
+    """Scale to [0, 1] (all ones when every value is equal)."""
+    span = float(x.max() - x.min()) if len(x) else 0.0
+    return (x - x.min()) / span if span > 0 else np.ones_like(x)
 
 
 def cite(ranked: list[ScoredSentence], store: IndexStore, top_k: int) -> tuple[Citation, ...]:

@@ -1,0 +1,102 @@
+"""Sequential chat latency through the HTTP API, and server memory: `python bench/latency.py`.
+
+Starts `qa serve` on a free loopback port over an index of the bundled corpus, warms up
+with one pass over the seed questions, then asks them in order for `--requests`
+requests, one at a time, and reports median/p95 latency (client side, full HTTP round
+trip) and the server's RSS after the load.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "eval" / "data" / "seed" / "questions.jsonl"
+QA = str(Path(sys.executable).parent / "qa")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("server did not become ready")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--index-dir", type=Path, default=ROOT / ".qa-index")
+    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    args = parser.parse_args()
+    questions = [json.loads(line)["question"] for line in SEED.read_text(encoding="utf-8").splitlines()]
+    subprocess.run([QA, "index", "--index-dir", str(args.index_dir)], check=True, cwd=ROOT)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "QA_INDEX_DIR": str(args.index_dir), "QA_RELOAD_INTERVAL_S": "0"}
+    proc = subprocess.Popen([QA, "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(url, proc)
+        rss_start = rss_mb(proc.pid)
+        times, server = [], []
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for q in questions:  # warm-up: first-time costs (caches, lazy imports) stay out of the figures
+                client.post("/api/chat", json={"question": q}).raise_for_status()
+            for i in range(args.requests):
+                t0 = time.perf_counter()
+                r = client.post("/api/chat", json={"question": questions[i % len(questions)]})
+                times.append((time.perf_counter() - t0) * 1000)
+                r.raise_for_status()
+                server.append(r.json()["timings_ms"]["total"])
+        result = {
+            "requests": args.requests, "median_ms": round(statistics.median(times), 1),
+            "p95_ms": round(percentile(times, 95), 1), "max_ms": round(max(times), 1),
+            "server_median_ms": round(statistics.median(server), 1),
+            "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_mb(proc.pid), 1),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    print(json.dumps(result, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""The corpus vocabulary with one embedding per word, for cross-lingual lexical matching.
+
+An English question shares few words with Indonesian text, so BM25 sees almost
+nothing; mapping each question word to its nearest corpus words in the embedding
+space (proud -> bangga, pandemic -> covid) gives the lexical side Indonesian terms.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from index.embedders.base import Embedder
+from index.lexical import tokenize
+
+WORD = re.compile(r"[^\W\d_]{3,}")  # alphabetic tokens of 3+ letters; numbers match exactly anyway
+
+
+def vocabulary(texts: list[str]) -> list[str]:
+    """Sorted distinct alphabetic tokens (3+ letters, no stop words) of `texts`."""
+    words: set[str] = set()
+    for t in texts:
+        words.update(w for w in tokenize(t) if WORD.fullmatch(w))
+    return sorted(words)
+
+
+def embed_vocabulary(words: list[str], embedder: Embedder, known: dict[str, np.ndarray],
+                     progress=None) -> tuple[np.ndarray, int]:
+    """Vectors for `words` (as queries), reusing `known` ones; returns (matrix, newly embedded)."""
+    missing = [w for w in words if w not in known]
+    fresh: dict[str, np.ndarray] = {}
+    for i in range(0, len(missing), 256):  # slices, so a progress bar can move
+        part = missing[i : i + 256]
+        fresh.update(zip(part, embedder.embed_queries(part)))
+        if progress:
+            progress(len(part))
+    rows = [known[w] if w in known else fresh[w] for w in words]
+    matrix = np.array(rows, dtype=np.float32).reshape(len(words), embedder.dim)
+    return matrix, len(missing)

@@ -1,0 +1,49 @@
+"""Bridge question words to corpus words through the embedding space (cross-lingual BM25)."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from index.embedders import Embedder
+from index.lexical import tokenize
+from index.store import IndexStore
+from index.vocab import WORD
+
+
+class WordVectors:
+    """Embeddings of single words, with a bounded LRU cache (words repeat across questions)."""
+
+    def __init__(self, embedder: Embedder, capacity: int = 20000):
+        self.embedder = embedder
+        self.capacity = capacity
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, words: list[str]) -> dict[str, np.ndarray]:
+        """Vectors for `words`, embedding the uncached ones in one batch."""
+        with self._lock:
+            out = {w: self._cache[w] for w in words if w in self._cache}
+            for w in out:
+                self._cache.move_to_end(w)
+        missing = [w for w in dict.fromkeys(words) if w not in out]
+        if missing:
+            fresh = dict(zip(missing, self.embedder.embed_queries(missing)))
+            out.update(fresh)
+            with self._lock:
+                self._cache.update(fresh)
+                while len(self._cache) > self.capacity:
+                    self._cache.popitem(last=False)
+        return out
+
+
+def expand(question: str, store: IndexStore, words: WordVectors, *, threshold: float) -> list[str]:
+    """Corpus words that translate the question's out-of-corpus words (cosine >= threshold)."""
+    unknown = [w for w in dict.fromkeys(tokenize(question)) if WORD.fullmatch(w) and store.word_id(w) is None]
+    if not unknown or not len(store.vocab):
+        return []
+    vectors = words.get(unknown)
+    sims = store.vocab_vectors @ np.stack([vectors[w] for w in unknown]).T  # (vocab, unknown)
+    best = sims.argmax(axis=0)
+    return [store.vocab[int(i)] for j, i in enumerate(best) if sims[i, j] >= threshold]
