@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     from qa.settings import Settings
     from index.embedders import make_embedder
-    from eval.systems import config_from_settings
+    from qa.engine import config_from_settings
 
     settings = Settings(index_dir=args.index_dir)
     engine = Engine(make_embedder(settings.embedder), config_from_settings(settings))

