@@ -22,7 +22,8 @@ test-setup: $(VENV)/.test-installed
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet torch==2.13.0  # first and pinned: the st extra must not pull a CUDA torch
+	$(PY) -m pip install --quiet -e '.[test,st]' torch==2.13.0
 	touch $@
 
 test: test-setup
@@ -33,3 +34,7 @@ index: setup
 
 serve: setup
 	$(VENV)/bin/qa serve
+
+# `make bench`: the full load test (10,000 chat requests at concurrency 16; several minutes on 2 cores)
+bench: setup
+	$(PY) bench/load.py --requests 10000 --concurrency 16 -v --json bench/results/load-10000.json

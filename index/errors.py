@@ -11,3 +11,7 @@ class DocumentError(IndexingError):
 
 class StoreError(IndexingError):
     """An index directory is missing, corrupt, or was built incompatibly."""
+
+
+class EmbedderError(IndexingError):
+    """An embedder can't be set up or exported (missing optional package, model not found)."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Bump when the text fed to the embedder for sentences or chunks changes: vectors built
 # with another recipe must not be reused.
 EMBED_RECIPE = "v1:sentence|chunk"

@@ -69,7 +69,8 @@ class Engine:
         """Load the live build from disk and swap it in; on StoreError the old store stays live."""
         with self._reload_lock:
             try:
-                new = store_io.load(index_dir, embedder_id=self.embedder.id, vector_space=self.embedder.vector_space)
+                new = store_io.load(index_dir, embedder_id=self.embedder.id,
+                                    vector_space=self.embedder.vector_space)
             except StoreError as exc:
                 self.load_error = f"the index could not be loaded: {exc}"
                 self._failed_build = _current_or_none(index_dir)

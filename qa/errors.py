@@ -15,3 +15,23 @@ class NoIndex(QAError):
 
 class UnknownDocument(QAError):
     """No indexed document has the requested id."""
+
+
+class InvalidDocument(QAError):
+    """An uploaded document is unusable (bad name, not UTF-8, empty)."""
+
+
+class UnsupportedDocument(QAError):
+    """An uploaded file is not a .txt or .md document."""
+
+
+class DocumentTooLarge(QAError):
+    """An uploaded document exceeds the configured size limit."""
+
+
+class ReadOnlyDocument(QAError):
+    """The document belongs to the read-only corpus, not the managed uploads folder."""
+
+
+class IndexBusy(QAError):
+    """Another index build (CLI or API) holds the index directory's lock."""

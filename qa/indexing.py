@@ -1,23 +1,68 @@
 """Build or update the on-disk index from documents, reusing unchanged documents' vectors."""
 from __future__ import annotations
 
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from index import store as store_io
 from index.build import BuildOptions, build_store
-from index.documents import load_documents
+from index.documents import DEFAULT_CORPUS, SUFFIXES, load_documents
 from index.embedders import Embedder, make_embedder
 from index.errors import StoreError
+from qa.errors import IndexBusy
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
+LOCK_FILE = "build.lock"
 
 
 def build_options(settings: Settings, show_progress: bool = True) -> BuildOptions:
     """Build options from settings."""
     return BuildOptions(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
                         dense_kind=settings.dense_kind, show_progress=show_progress)
+
+
+def uploads_dir(settings: Settings) -> Path:
+    """The managed folder documents uploaded through the API are written to."""
+    return Path(settings.docs_dir) if settings.docs_dir else Path(settings.index_dir) / "documents"
+
+
+def document_sources(settings: Settings, paths: list[Path] | None = None) -> list[Path]:
+    """What to index: `paths`, else the configured corpus, else the bundled one; plus the uploads folder.
+
+    The uploads folder is always included, so a `qa index` run while the server is up
+    keeps the documents that were uploaded through the API.
+    """
+    roots = [Path(p) for p in (paths or settings.corpus or [DEFAULT_CORPUS])]
+    uploads = uploads_dir(settings)
+    has_docs = uploads.is_dir() and any(p.suffix.lower() in SUFFIXES for p in uploads.rglob("*"))
+    if has_docs and uploads.resolve() not in {r.resolve() for r in roots}:
+        roots.append(uploads)
+    return roots
+
+
+@contextmanager
+def build_lock(index_dir: Path, *, wait: bool = True) -> Iterator[None]:
+    """Hold the index directory's build lock; IndexBusy if taken and `wait` is False.
+
+    An flock is released by the kernel when its holder dies, so a `kill -9` during
+    `qa index` never leaves the index locked.
+    """
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / LOCK_FILE, "a+b") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise IndexBusy(f"another index build is running on {index_dir} (`qa index` or the admin API); "
+                                "retry when it has finished") from None
+            log.info("another index build is running on %s; waiting for it to finish", index_dir)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def previous_store(index_dir: Path, embedder: Embedder) -> store_io.IndexStore | None:
@@ -29,15 +74,27 @@ def previous_store(index_dir: Path, embedder: Embedder) -> store_io.IndexStore |
         return None
 
 
-def index_documents(settings: Settings, paths: list[Path] | None, *, rebuild: bool = False,
-                    embedder: Embedder | None = None, show_progress: bool = True) -> str:
-    """Index `paths` (bundled corpus when None) into settings.index_dir; returns a summary line."""
-    docs = load_documents(paths)
-    embedder = embedder or make_embedder(settings.embedder, threads=settings.embed_threads,
-                                         batch_size=settings.embed_batch_size)
+def build_and_save(settings: Settings, paths: list[Path] | None, *, embedder: Embedder, rebuild: bool = False,
+                   show_progress: bool = True) -> store_io.IndexStore:
+    """Build a new index of `document_sources` and make it current; the caller holds build_lock."""
+    docs = load_documents(document_sources(settings, paths))
     previous = None if rebuild else previous_store(settings.index_dir, embedder)
     store = build_store(docs, embedder, build_options(settings, show_progress), previous=previous)
-    path = store_io.save(store, settings.index_dir)
+    store_io.save(store, settings.index_dir)
+    return store
+
+
+def summary(store: store_io.IndexStore) -> str:
+    """One line describing a finished build."""
     m = store.manifest
     return (f"indexed {m.counts['documents']} documents, {m.counts['sentences']} sentences, "
-            f"{m.counts['chunks']} chunks ({m.embedded_texts} texts embedded) in {m.build_seconds:.1f}s -> {path}")
+            f"{m.counts['chunks']} chunks ({m.embedded_texts} texts embedded) in {m.build_seconds:.1f}s -> {store.path}")
+
+
+def index_documents(settings: Settings, paths: list[Path] | None, *, rebuild: bool = False,
+                    embedder: Embedder | None = None, show_progress: bool = True) -> str:
+    """Index `paths` (configured or bundled corpus when None, plus uploads) into settings.index_dir."""
+    embedder = embedder or make_embedder(settings.embedder, **settings.embedder_options())
+    with build_lock(settings.index_dir):
+        store = build_and_save(settings, paths, embedder=embedder, rebuild=rebuild, show_progress=show_progress)
+    return summary(store)

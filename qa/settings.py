@@ -64,7 +64,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="larger request bodies get 413")
     max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1, description="largest document upload (413 above)")
 
-
     def embedder_options(self) -> dict:
         """Keyword arguments for `index.embedders.make_embedder(self.embedder, ...)`."""
         if self.embedder == "sentence-transformers":

@@ -38,3 +38,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     passages: tuple[Passage, ...] = ()
     support: float = 0.0
+    mode: str = "extractive"  # "generative" when a language model was asked (see qa/generate.py)
+    fallback: bool = False  # True: generation failed or was rejected; this is the extractive answer
+    fallback_reason: str | None = None
+    draft: str | None = None  # the model's reply before verification (for logs and evaluation, not the API)

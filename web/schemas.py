@@ -9,10 +9,15 @@ MAX_QUESTION_CHARS = 2000
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # strict: `"top_k": true` or `"stream": "yes"` is a client bug to report (422), not to coerce
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, description="Indonesian or English")
     top_k: int = Field(3, ge=1, le=10, description="how many citations to return")
+    mode: Literal["extractive", "generative"] | None = Field(
+        None, description="extractive quotes sentences; generative lets a language model answer in the "
+                          "question's language, verified against the sources (default: QA_ANSWER_MODE)")
+    stream: bool = Field(False, description="reply with Server-Sent Events: `delta` events, then one `final`")
 
     @field_validator("question")
     @classmethod
@@ -21,6 +26,8 @@ class ChatRequest(BaseModel):
             raise ValueError("question must not be empty or whitespace")
         if "\x00" in v:
             raise ValueError("question must not contain NUL characters")
+        if any("\ud800" <= ch <= "\udfff" for ch in v):  # lone surrogates (JSON "\ud800") can't become UTF-8
+            raise ValueError("question must not contain unpaired surrogate escapes; send valid Unicode text")
         return v
 
 
@@ -38,6 +45,7 @@ class Timings(BaseModel):
     retrieve: float
     answer: float
     total: float
+    generate: float | None = None  # generative mode: time spent on the language model
 
 
 class ChatResponse(BaseModel):
@@ -46,6 +54,10 @@ class ChatResponse(BaseModel):
     abstained: bool
     citations: list[CitationOut]
     timings_ms: Timings
+    mode: Literal["extractive", "generative"] = "extractive"
+    fallback: bool = Field(False, description="generative mode: the model's answer failed or was rejected, "
+                                              "so this is the extractive answer")
+    fallback_reason: str | None = Field(None, description="why, e.g. timeout, unsupported_number")
 
 
 class DocumentSummary(BaseModel):
@@ -77,3 +89,31 @@ class Health(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str
+
+
+class IndexBuild(BaseModel):
+    """The index build that went live."""
+
+    build: str
+    documents: int
+    chunks: int
+    embedded_texts: int = Field(description="texts embedded for this build (unchanged documents are reused)")
+    seconds: float
+
+
+class DocumentChanged(BaseModel):
+    doc_id: str
+    replaced: bool = Field(description="upload: a document of that name existed; delete: always true")
+    index: IndexBuild
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorOut(BaseModel):
+    """A request that failed validation: one entry per bad field."""
+
+    detail: list[FieldError]

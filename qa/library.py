@@ -1,0 +1,159 @@
+"""The server's documents: the read-only corpus plus one managed folder the admin API may change.
+
+Every change runs under the index directory's build lock: write (or remove) the file, build a
+new index beside the live one, swap it in. If the build fails, the file change is undone, so
+the folder on disk and the index being served never disagree.
+"""
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.documents import SUFFIXES
+from qa.engine import Engine
+from qa.errors import (DocumentTooLarge, InvalidDocument, ReadOnlyDocument, UnknownDocument,
+                       UnsupportedDocument)
+from qa.indexing import build_and_save, build_lock, uploads_dir
+from qa.settings import Settings
+
+UNSAFE = re.compile(r"[^\w.\-]+")  # anything but letters, digits, _, . and - becomes "_"
+MAX_NAME_BYTES = 120
+
+
+@dataclass(frozen=True)
+class Reindexed:
+    """What a finished rebuild put live."""
+
+    build: str
+    documents: int
+    chunks: int
+    embedded_texts: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Change:
+    """One document added, replaced or removed, and the index that now serves it."""
+
+    doc_id: str
+    replaced: bool
+    index: Reindexed
+
+
+def safe_name(filename: str) -> str:
+    """A flat file name for the uploads folder: no directories, no leading dots, .txt or .md."""
+    base = re.split(r"[\\/]", unicodedata.normalize("NFKC", filename or ""))[-1]
+    stem, dot, ext = base.rpartition(".")
+    if not dot or "." + ext.lower() not in SUFFIXES:
+        raise UnsupportedDocument(f"{filename!r} is not a .txt or .md file; only plain text and Markdown can be indexed")
+    stem = UNSAFE.sub("_", stem).strip("._- ")
+    while len(stem.encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    if not stem:
+        raise InvalidDocument(f"{filename!r} has no usable name; name the file with letters or digits, e.g. laporan.txt")
+    return f"{stem}.{ext.lower()}"
+
+
+def check_text(name: str, data: bytes, limit: int) -> None:
+    """Reject uploads that are too large, not UTF-8, binary or empty, each with the fix."""
+    if len(data) > limit:
+        raise DocumentTooLarge(f"{name} is larger than the upload limit of {limit} bytes (QA_MAX_UPLOAD_BYTES); "
+                               "split it into smaller documents")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidDocument(f"{name} is not UTF-8 (byte {exc.start}); convert it, "
+                              "e.g. `iconv -f latin1 -t utf-8`") from None
+    if "\x00" in text:
+        raise InvalidDocument(f"{name} contains NUL bytes, so it is not a text file; upload .txt or .md text")
+    if not text.lstrip("\ufeff").strip():
+        raise InvalidDocument(f"{name} is empty; upload a document with some text")
+
+
+class Library:
+    """Adds, removes and reindexes the server's documents (one change at a time)."""
+
+    def __init__(self, settings: Settings, engine: Engine):
+        self.settings = settings
+        self.engine = engine
+        self.folder = uploads_dir(settings)
+
+    def reindex(self) -> Reindexed:
+        """Rebuild the index from the documents on disk and swap it in; IndexBusy if a build is running."""
+        with build_lock(self.settings.index_dir, wait=False):
+            return self._rebuild()
+
+    def add_document(self, filename: str, data: bytes) -> Change:
+        """Write an upload into the managed folder (replacing one of the same name) and reindex."""
+        name = safe_name(filename)
+        check_text(name, data, self.settings.max_upload_bytes)
+        with build_lock(self.settings.index_dir, wait=False):
+            target = self.folder / name
+            if not target.exists() and self._served(name):
+                raise ReadOnlyDocument(f"a document {name!r} is already in the read-only corpus; "
+                                       "upload it under another file name")
+            previous = target.read_bytes() if target.exists() else None
+            self.folder.mkdir(parents=True, exist_ok=True)
+            _write_atomic(target, data)
+            try:
+                return Change(name, previous is not None, self._rebuild())
+            except BaseException:
+                _restore(target, previous)
+                raise
+
+    def remove_document(self, doc_id: str) -> Change:
+        """Delete an uploaded document and reindex; corpus documents are read-only."""
+        with build_lock(self.settings.index_dir, wait=False):
+            target = self._managed_path(doc_id)
+            if target is None:
+                if self._served(doc_id):
+                    raise ReadOnlyDocument(f"{doc_id!r} is part of the read-only corpus, not an upload; remove it "
+                                           "from the corpus folder and run `qa index`")
+                raise UnknownDocument(f"no uploaded document has id {doc_id!r}; see GET /api/documents")
+            previous = target.read_bytes()
+            target.unlink()
+            try:
+                return Change(doc_id, True, self._rebuild())
+            except BaseException:
+                _restore(target, previous)
+                raise
+
+    def _rebuild(self) -> Reindexed:
+        store = build_and_save(self.settings, None, embedder=self.engine.embedder, show_progress=False)
+        self.engine.load(self.settings.index_dir)  # still under the lock: nobody else can flip CURRENT
+        m = store.manifest
+        return Reindexed(build=store.path.name, documents=m.counts["documents"], chunks=m.counts["chunks"],
+                         embedded_texts=m.embedded_texts, seconds=m.build_seconds)
+
+    def _served(self, doc_id: str) -> bool:
+        store = self.engine.store
+        return store is not None and store.document(doc_id) is not None
+
+    def _managed_path(self, doc_id: str) -> Path | None:
+        """The upload file for `doc_id`, only if it lies inside the managed folder."""
+        root = self.folder.resolve()
+        path = (root / doc_id).resolve()
+        if not path.is_relative_to(root) or path == root or not path.is_file() or path.suffix.lower() not in SUFFIXES:
+            return None
+        return path
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    """Write via a temporary name (not .txt/.md, so a crash never leaves a half document indexed)."""
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+
+
+def _restore(target: Path, previous: bytes | None) -> None:
+    if previous is None:
+        target.unlink(missing_ok=True)
+    else:
+        _write_atomic(target, previous)

