@@ -5,7 +5,9 @@
 key out when not measured),
 `abstained` (bool), `top1_contains_gold`, `any_citation_contains_gold`,
 `answer_contains_gold` (bool | None = not measured), `citations_valid` (bool | None),
-`latency_ms` (float | None).
+`latency_ms` (float | None); optionally `top1_is_gold_sentence` and `gold_sentence_cited`
+(bool | None, sets with a gold sentence). When no row of a group has a bool `abstained`
+(e.g. a retrieval-only system), the abstention metrics of that group are None.
 """
 from __future__ import annotations
 
@@ -130,11 +132,14 @@ def summarize_group(results: Sequence[dict]) -> dict:
     out["answer_sentence_acc"] = bool_rate(r.get("top1_contains_gold") for r in answerable)
     out["any_citation_acc"] = bool_rate(r.get("any_citation_contains_gold") for r in answerable)
     out["answer_contains_gold"] = bool_rate(r.get("answer_contains_gold") for r in answerable)
+    out["gold_sentence_top1"] = bool_rate(r.get("top1_is_gold_sentence") for r in answerable)
+    out["gold_sentence_cited"] = bool_rate(r.get("gold_sentence_cited") for r in answerable)
     abst = abstention_scores([(bool(r.get("answerable")), bool(r.get("abstained"))) for r in results])
-    out["abstention_precision"] = abst["precision"]
-    out["abstention_recall"] = abst["recall"]
-    out["false_abstentions"] = abst["false_abstentions"]
-    out["false_abstention_rate"] = abst["false_abstention_rate"]
+    # A system that never decides to abstain should show "not measured", not a recall of 0.
+    measured = not results or any(isinstance(r.get("abstained"), bool) for r in results)
+    for key in ("precision", "recall", "false_abstentions", "false_abstention_rate"):
+        name = key if key.startswith("false") else f"abstention_{key}"
+        out[name] = abst[key] if measured else None
     out["citation_validity"] = bool_rate(r.get("citations_valid") for r in results)
     latencies = [r["latency_ms"] for r in results if r.get("latency_ms") is not None]
     out["latency_p50_ms"] = percentile(latencies, 50)

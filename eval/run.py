@@ -95,6 +95,8 @@ def run_eval(opts: EvalOptions, settings: Settings | None = None, embedder: Embe
     without it one is derived from `settings` the same way.
     """
     settings = settings or Settings()
+    if opts.mode not in ("extractive", "generative"):
+        raise ValueError(f"--mode must be extractive or generative, not {opts.mode!r}")
     if opts.server and opts.compare:
         raise ValueError("--compare runs BM25 and dense retrieval in-process; drop --server to compare")
     started = time.perf_counter()

