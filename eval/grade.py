@@ -51,6 +51,10 @@ def _answer_metrics(q: EvalQuestion, out: Outcome, texts: dict[str, str], cited:
     r["top1_contains_gold"] = contains_gold(cited[0]["text"], q.answers) if cited else False
     r["any_citation_contains_gold"] = any(contains_gold(c["text"], q.answers) for c in cited)
     r["answer_contains_gold"] = contains_gold(out.answer, q.answers)
+    r["highlight"] = out.highlight["text"] if out.highlight else None
+    if out.highlight and q.answers:  # the marked span and a gold answer overlap (one contains the other)
+        mark = out.highlight["text"]
+        r["highlight_matches_gold"] = any(contains_gold(mark, [a]) or contains_gold(a, [mark]) for a in q.answers)
     span = gold_span(q, texts)
     if span is not None:
         marks = [inside(c, q.passage_id, span) for c in cited]

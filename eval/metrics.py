@@ -6,7 +6,8 @@ key out when not measured),
 `abstained` (bool), `top1_contains_gold`, `any_citation_contains_gold`,
 `answer_contains_gold` (bool | None = not measured), `citations_valid` (bool | None),
 `latency_ms` (float | None); optionally `top1_is_gold_sentence` and `gold_sentence_cited`
-(bool | None, sets with a gold sentence). When no row of a group has a bool `abstained`
+(bool | None, sets with a gold sentence); optionally `highlight` (the marked short answer or None)
+and `highlight_matches_gold` (bool). When no row of a group has a bool `abstained`
 (e.g. a retrieval-only system), the abstention metrics of that group are None.
 """
 from __future__ import annotations
@@ -134,6 +135,10 @@ def summarize_group(results: Sequence[dict]) -> dict:
     out["answer_contains_gold"] = bool_rate(r.get("answer_contains_gold") for r in answerable)
     out["gold_sentence_top1"] = bool_rate(r.get("top1_is_gold_sentence") for r in answerable)
     out["gold_sentence_cited"] = bool_rate(r.get("gold_sentence_cited") for r in answerable)
+    measured_marks = [r for r in answerable if "highlight" in r]  # systems that can mark a short answer
+    marked = [r for r in measured_marks if r["highlight"]]
+    out["highlight_rate"] = len(marked) / len(measured_marks) if measured_marks else None
+    out["highlight_acc"] = bool_rate(r.get("highlight_matches_gold") for r in marked) if marked else None
     abst = abstention_scores([(bool(r.get("answerable")), bool(r.get("abstained"))) for r in results])
     # A system that never decides to abstain should show "not measured", not a recall of 0.
     measured = not results or any(isinstance(r.get("abstained"), bool) for r in results)

@@ -44,4 +44,4 @@ class RemoteSystem:
         return Outcome(docs=unique_docs((c["doc_id"] for c in citations), self.top_k), latency_ms=latency,
                        answer=body.get("answer"), abstained=body.get("abstained"),
                        language=body.get("language"), citations=citations,
-                       timings_ms=body.get("timings_ms"))
+                       timings_ms=body.get("timings_ms"), highlight=body.get("highlight"))

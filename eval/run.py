@@ -28,7 +28,8 @@ from qa.settings import Settings
 
 log = logging.getLogger(__name__)
 CURVE_KS = range(1, 11)
-EXTRA_COLUMNS = (("gold_sentence_top1", "Cit 1 = gold sent"), ("gold_sentence_cited", "Gold sent cited"))
+EXTRA_COLUMNS = (("gold_sentence_top1", "Cit 1 = gold sent"), ("gold_sentence_cited", "Gold sent cited"),
+                 ("highlight_rate", "Short answer marked"), ("highlight_acc", "Marked = gold"))
 
 
 @dataclass
@@ -140,7 +141,8 @@ def code_fingerprint() -> str:
 
 def _settings_used(settings: Settings) -> dict:
     keys = ("embedder", "chunk_size", "chunk_overlap", "dense_kind", "top_k", "candidates",
-            "fusion_alpha_id", "fusion_alpha_en", "abstain_threshold")
+            "fusion_alpha_id", "fusion_alpha_en", "abstain_threshold_id",
+            "abstain_threshold_en")
     return {k: getattr(settings, k) for k in keys}
 
 

@@ -37,6 +37,7 @@ class Outcome:
     fallback: bool = False
     fallback_reason: str | None = None
     draft: str | None = None  # the model's reply before verification
+    highlight: dict | None = None  # the short answer span the system marked, if any
 
 
 System = Callable[[str], Outcome]
@@ -147,7 +148,7 @@ class LocalSystems:
             docs = self._deeper(question, docs)
         return Outcome(docs=docs, latency_ms=latency, answer=ans.answer, abstained=ans.abstained,
                        language=ans.language, citations=[asdict(c) for c in ans.citations],
-                       timings_ms=dict(ans.timings_ms))
+                       timings_ms=dict(ans.timings_ms), highlight=asdict(ans.highlight) if ans.highlight else None)
 
     def _deeper(self, question: str, docs: list[str]) -> list[str]:
         """Extend the pipeline's own document list from the same pipeline asked for more candidates.

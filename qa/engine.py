@@ -21,9 +21,17 @@ class AnswerConfig:
     candidates: int = 20
     alpha_id: float = 0.3
     alpha_en: float = 0.2
-    abstain_threshold: float = 0.834
+    abstain_threshold_id: float = 0.8402  # fitted by `python -m eval.calibrate`
+    abstain_threshold_en: float = 0.7896
     passages_used: int = 5
     sentence_weight: float = 0.5
+    sentence_lexical_scale: float = 0.25  # BM25 weight inside sentence selection, relative to the retrieval alpha
+    type_weight: float = 0.5  # bonus for a sentence holding the asked-for kind of answer (qa.answer_type)
+    type_penalty: float = 0.3  # support lost when a how-many/how-much question's best sentence has no figure
+    # Indonesian questions: support's lexical part is the IDF-weighted share of question words the sentence
+    # covers (qa/coverage.py); English ones keep the capped BM25 bonus (their words are bridged, not matched)
+    coverage_languages: tuple[str, ...] = ("id",)
+    support_coverage_weight: float = 0.1
     support_lexical_weight: float = 0.05  # see qa.select.support; fitted with eval/calibrate.py
     support_lexical_cap: float = 3.0
     expand_threshold: float = 0.915  # cosine for mapping a question word onto a corpus word
@@ -34,12 +42,17 @@ class AnswerConfig:
         """BM25 weight for questions in `language`."""
         return self.alpha_en if language == "en" else self.alpha_id
 
+    def abstain_threshold(self, language: str) -> float:
+        """Minimum support to answer a question in `language`."""
+        return self.abstain_threshold_en if language == "en" else self.abstain_threshold_id
+
 
 def config_from_settings(settings) -> AnswerConfig:
     """Answering knobs from a qa.settings.Settings (the server, CLI and eval share this)."""
     return AnswerConfig(top_k=settings.top_k, candidates=settings.candidates,
                         alpha_id=settings.fusion_alpha_id, alpha_en=settings.fusion_alpha_en,
-                        abstain_threshold=settings.abstain_threshold)
+                        abstain_threshold_id=settings.abstain_threshold_id,
+                        abstain_threshold_en=settings.abstain_threshold_en)
 
 
 class Engine:

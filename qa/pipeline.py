@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import time
 
+from qa.answer_type import STRICT_KINDS, expected_type, highlight
 from qa.compose import compose
+from qa.coverage import coverage
 from qa.engine import Engine
 from qa.errors import InvalidQuestion
 from qa.expand import expand
@@ -25,6 +27,19 @@ def clean_question(question: str, max_chars: int) -> str:
     return q
 
 
+def _support(ranked, coverage_question: str | None, store, cfg, kind: str | None) -> float:
+    """Support of the best sentence; lexical part by coverage of `coverage_question` when given."""
+    if not ranked:
+        return 0.0
+    best = ranked[0]
+    covered = None
+    if coverage_question is not None:
+        covered = coverage(coverage_question, store.sentences[best.sentence_id].text, store)
+    penalty = cfg.type_penalty if kind in STRICT_KINDS else 0.0  # "how much" needs a figure to be answered
+    return support(best, lexical_weight=cfg.support_lexical_weight, lexical_cap=cfg.support_lexical_cap,
+                   type_penalty=penalty, coverage=covered, coverage_weight=cfg.support_coverage_weight)
+
+
 def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer:
     """Retrieve, pick supporting sentences, abstain if support is weak, compose the reply."""
     cfg = engine.config
@@ -38,15 +53,18 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
         lexical_query = " ".join([q, *expand(q, store, engine.words, threshold=cfg.expand_threshold)])
     passages = retrieve(lexical_query, qvec, store, alpha=cfg.alpha(language), candidates=cfg.candidates)
     t1 = time.perf_counter()
-    ranked = score_sentences(lexical_query, passages, qvec, store, alpha=cfg.alpha(language),
-                             passages_used=cfg.passages_used, sentence_weight=cfg.sentence_weight)
+    kind = expected_type(q)
+    sentence_alpha = cfg.alpha(language) * cfg.sentence_lexical_scale  # within one topic, shared names mislead
+    ranked = score_sentences(lexical_query, passages, qvec, store, alpha=sentence_alpha,
+                             passages_used=cfg.passages_used, sentence_weight=cfg.sentence_weight,
+                             kind=kind, type_weight=cfg.type_weight)
     citations = cite(ranked, store, top_k or cfg.top_k)
-    strength = support(ranked[0], lexical_weight=cfg.support_lexical_weight,
-                       lexical_cap=cfg.support_lexical_cap) if ranked else 0.0
-    abstained = not citations or strength < cfg.abstain_threshold
+    strength = _support(ranked, q if language in cfg.coverage_languages else None, store, cfg, kind)
+    abstained = not citations or strength < cfg.abstain_threshold(language)
     text = compose(citations, language, abstained=abstained)
+    marked = highlight(citations[0], kind, lexical_query) if citations and not abstained else None
     t2 = time.perf_counter()
     timings = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
     return Answer(answer=text, language=language, abstained=abstained, citations=citations,
                   timings_ms={k: round(v, 2) for k, v in timings.items()},
-                  passages=tuple(passages), support=round(strength, 4))
+                  passages=tuple(passages), support=round(strength, 4), highlight=marked)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.store import IndexStore
+from qa.answer_type import type_match
 from qa.types import Citation, Passage
 
 
@@ -15,10 +16,12 @@ class ScoredSentence:
     score: float  # ranking score (sentence similarity blended with its chunk's fused score)
     similarity: float  # raw cosine between question and sentence
     lexical: float = 0.0  # raw BM25 of the sentence for the (expanded) question
+    typed: bool | None = None  # holds the asked-for kind of answer (None: the question asks for no kind)
 
 
 def score_sentences(question: str, passages: list[Passage], query_vector: np.ndarray, store: IndexStore, *,
-                    alpha: float, passages_used: int = 5, sentence_weight: float = 0.5) -> list[ScoredSentence]:
+                    alpha: float, passages_used: int = 5, sentence_weight: float = 0.5,
+                    kind: str | None = None, type_weight: float = 0.0) -> list[ScoredSentence]:
     """Rank sentences of the top passages.
 
     A sentence's score blends its own similarity to the question with its best
@@ -39,8 +42,12 @@ def score_sentences(question: str, passages: list[Passage], query_vector: np.nda
     lexical = store.sentence_lexical.scores(question)[ids]
     top = float(lexical.max()) if len(lexical) else 0.0
     scores = (1 - alpha) * dense + alpha * (lexical / top if top > 0 else lexical)
+    typed = [type_match(store.sentences[int(i)].text, kind, question) if kind else None for i in ids]
+    if kind:  # a "when" question is better served by a sentence that holds a date
+        scores = scores + type_weight * np.array(typed, dtype=np.float32)
     order = np.argsort(-scores, kind="stable")
-    return [ScoredSentence(int(ids[j]), float(scores[j]), float(sims[j]), float(lexical[j])) for j in order]
+    return [ScoredSentence(int(ids[j]), float(scores[j]), float(sims[j]), float(lexical[j]), typed[j])
+            for j in order]
 
 
 def minmax(x: np.ndarray) -> np.ndarray:
@@ -49,13 +56,20 @@ def minmax(x: np.ndarray) -> np.ndarray:
     return (x - x.min()) / span if span > 0 else np.ones_like(x)
 
 
-def support(best: ScoredSentence, *, lexical_weight: float, lexical_cap: float) -> float:
-    """How well the best sentence supports an answer: its cosine plus a capped BM25 bonus.
+def support(best: ScoredSentence, *, lexical_weight: float, lexical_cap: float, type_penalty: float = 0.0,
+            coverage: float | None = None, coverage_weight: float = 0.0) -> float:
+    """How well the best sentence supports an answer: its cosine plus a lexical bonus.
 
     Off-topic questions can reach a fair cosine against any sentence, but they rarely share
-    a word with it; shared (or bridged, for English) words lift real evidence above them.
+    words with it. The bonus is `coverage_weight` x the share of question words the sentence
+    covers (qa.coverage) when given, else a capped BM25 bonus (shared or bridged words).
     """
-    return best.similarity + lexical_weight * min(best.lexical, lexical_cap)
+    if coverage is not None:
+        bonus = coverage_weight * coverage
+    else:
+        bonus = lexical_weight * min(best.lexical, lexical_cap)
+    penalty = type_penalty if best.typed is False else 0.0  # "how much" answered by a sentence without a number
+    return best.similarity + bonus - penalty
 
 
 def cite(ranked: list[ScoredSentence], store: IndexStore, top_k: int) -> tuple[Citation, ...]:

@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     candidates: int = Field(20, ge=1, le=200, description="chunks taken from each retriever before fusion")
     fusion_alpha_id: float = Field(0.3, ge=0, le=1, description="BM25 weight for Indonesian questions")
     fusion_alpha_en: float = Field(0.2, ge=0, le=1, description="BM25 weight for English questions")
-    abstain_threshold: float = Field(0.834, description="minimum support to answer (fitted by `python -m eval.calibrate`)")
+    # minimum support to answer, per question language (fitted by `python -m eval.calibrate`)
+    abstain_threshold_id: float = Field(0.8402, description="for Indonesian questions")
+    abstain_threshold_en: float = Field(0.7896, description="for English questions (over Indonesian text)")
     answer_mode: Literal["extractive", "generative"] = Field(
         "extractive", description="default for requests that don't say; generative needs an LLM endpoint")
 

@@ -28,6 +28,18 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Highlight:
+    """The short answer inside citation `n` (a date, number or name); text == document.text[start:end]."""
+
+    n: int
+    doc_id: str
+    kind: str  # "date", "money", "number", "person" or "place" (see qa.answer_type)
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the pipeline returns for one question."""
 
@@ -41,4 +53,5 @@ class Answer:
     mode: str = "extractive"  # "generative" when a language model was asked (see qa/generate.py)
     fallback: bool = False  # True: generation failed or was rejected; this is the extractive answer
     fallback_reason: str | None = None
+    highlight: Highlight | None = None  # the short answer inside citation 1, when the question asks for one
     draft: str | None = None  # the model's reply before verification (for logs and evaluation, not the API)

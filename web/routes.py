@@ -30,7 +30,8 @@ def to_response(ans) -> ChatResponse:
     """Map the pipeline's Answer onto the public response shape."""
     return ChatResponse(answer=ans.answer, language=ans.language, abstained=ans.abstained,
                         citations=[asdict(c) for c in ans.citations], timings_ms=ans.timings_ms,
-                        mode=ans.mode, fallback=ans.fallback, fallback_reason=ans.fallback_reason)
+                        mode=ans.mode, fallback=ans.fallback, fallback_reason=ans.fallback_reason,
+                        highlight=asdict(ans.highlight) if ans.highlight else None)
 
 
 def sse(events: Iterator[generate.StreamEvent]) -> Iterator[str]:

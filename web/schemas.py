@@ -41,6 +41,17 @@ class CitationOut(BaseModel):
     score: float
 
 
+class HighlightOut(BaseModel):
+    """The short answer (date, amount, number or name) inside citation `n`; offsets into the document."""
+
+    n: int
+    doc_id: str
+    kind: Literal["date", "money", "number", "person", "place"]
+    text: str
+    start: int
+    end: int
+
+
 class Timings(BaseModel):
     retrieve: float
     answer: float
@@ -58,6 +69,8 @@ class ChatResponse(BaseModel):
     fallback: bool = Field(False, description="generative mode: the model's answer failed or was rejected, "
                                               "so this is the extractive answer")
     fallback_reason: str | None = Field(None, description="why, e.g. timeout, unsupported_number")
+    highlight: HighlightOut | None = Field(None, description="for when/how many/who/where questions: the "
+                                                             "answer span inside citation 1, if one is found")
 
 
 class DocumentSummary(BaseModel):

@@ -254,3 +254,17 @@ def test_plot_recall_writes_png(tmp_path):
     path = plot_recall(curves, tmp_path / "plots" / "recall.png")
     data = path.read_bytes()
     assert len(data) > 1000 and data.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_highlight_rate_and_accuracy_hand_worked():
+    rows = [
+        {"lang": "id", "answerable": True, "highlight": "2018", "highlight_matches_gold": True},
+        {"lang": "id", "answerable": True, "highlight": "Jakarta", "highlight_matches_gold": False},
+        {"lang": "id", "answerable": True, "highlight": None},
+        {"lang": "id", "answerable": True, "highlight": None},
+        {"lang": "id", "answerable": False, "highlight": "x"},  # unanswerable rows don't count
+    ]
+    overall = summarize(rows)["overall"]
+    assert overall["highlight_rate"] == 0.5 and overall["highlight_acc"] == 0.5
+    no_marks = summarize([{"lang": "id", "answerable": True}])["overall"]
+    assert no_marks["highlight_rate"] is None and no_marks["highlight_acc"] is None

@@ -30,6 +30,14 @@ def test_chat_contract_and_offsets(client):
     for c in body["citations"]:
         assert doc["text"][c["start"] : c["end"]] == c["text"]
         assert set(c) == {"n", "doc_id", "sentence_index", "text", "start", "end", "score"}
+    mark = body["highlight"]  # a "when" question: the date inside citation 1
+    assert mark["n"] == 1 and mark["kind"] == "date" and mark["text"] == "2018"
+    assert doc["text"][mark["start"] : mark["end"]] == "2018"
+
+
+def test_no_highlight_for_questions_without_a_short_answer(client):
+    body = client.post("/api/chat", json={"question": "Mengapa UNIDO merasa bangga dalam kerja sama ini?"}).json()
+    assert body["abstained"] is False and body["highlight"] is None
 
 
 def test_default_top_k_is_three(client):

@@ -105,6 +105,7 @@ def test_answer_then_cited_sentence_highlighted_in_its_paragraph(desktop):
     expect(reply).to_have_class("msg bot answer")
     expect(reply.locator(".text")).to_contain_text("Esam Alqararah")
     expect(reply.locator(".text")).to_have_attribute("lang", "en")
+    expect(reply.locator(".short")).to_have_text("Short answer: Esam Alqararah [1]")  # a "who" question
     expect(page.locator(".msg.user .text")).to_have_text(QUESTION)
     expect(page.locator("#question")).to_be_enabled()
     expect(page.locator("#question")).to_be_focused()

@@ -85,6 +85,10 @@ export function addAnswer(reply, onCite) {
   body.lang = reply.language; // the answer's language follows the question, not the interface
   appendAnswerText(body, String(reply.answer), reply.citations || [], onCite);
   box.append(body);
+  const mark = reply.highlight;
+  if (mark && !reply.abstained) { // the date, number or name the question asked for, found in citation n
+    box.append(translate(paragraph("short"), "short_answer", { text: String(mark.text), n: Number(mark.n) }));
+  }
   const total = reply.timings_ms?.total;
   if (typeof total === "number") box.append(translate(paragraph("meta"), "timing", { s: (total / 1000).toFixed(1) }));
   return append(box);

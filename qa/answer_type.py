@@ -1,0 +1,140 @@
+"""What kind of short answer a question asks for, and where such answers sit in a sentence.
+
+Wh-words are a small closed class in both languages (kapan/when, berapa/how many, siapa/who,
+di mana/where), so the expected answer type is read off them; the candidate spans are found
+with patterns for dates, numbers and capitalised names. Selection uses this as a prior (a
+"when" question is better served by a sentence that contains a date) and the highlighter
+marks the span inside the cited sentence.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.numbers import MONTHS, NUMBER_WORDS
+from qa.types import Citation, Highlight
+
+DATE, MONEY, NUMBER, PERSON, PLACE = "date", "money", "number", "person", "place"
+MONEY_NOUNS = (r"anggaran|biaya|dana|harga|modal|gaji|pendapatan|investasi|nilai (?:kontrak|proyek|investasi)|"
+               r"money|cost|costs|price|budget|funds?|funding|revenue|spend|spent|pay|paid|worth|invest(?:ed|ment)?")
+
+# Checked in order: "tahun berapa" is a date question although it contains "berapa".
+QUESTION_TYPES = (
+    (DATE, re.compile(r"\b(kapan(?:kah)?|(?:pada )?(?:tahun|tanggal|abad) (?:berapa|ke ?berapa)(?:kah)?|"
+                      r"when|what (?:year|date|day)|which (?:year|century))\b", re.I)),
+    (MONEY, re.compile(rf"\b(?:berapa(?:kah)?|how much)\b.*\b(?:{MONEY_NOUNS})\b", re.I)),
+    (NUMBER, re.compile(r"\b(berapa(?:kah)?|how (?:many|much|long|old|far|big|large|tall|high))\b", re.I)),
+    (PERSON, re.compile(r"\b(siapa(?:kah)?|who(?:m|se)?)\b", re.I)),
+    (PLACE, re.compile(r"\b(di ?mana(?:kah)?|dimana(?:kah)?|where|letak|terletak)\b", re.I)),
+)
+
+MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+ERA = r"(?:M|SM|H|BC|AD|CE|BCE|Masehi|Hijriah)"
+YEAR = rf"(?:1[0-9]{{3}}|20[0-9]{{2}})(?:\s?{ERA})?"
+ANY_YEAR = rf"(?:\d{{1,4}}(?:\s?{ERA})?)"  # after a month or "tahun", any year counts, ancient ones too
+DATE_SPAN = re.compile(
+    rf"\b(?:\d{{1,2}}\s+(?:{MONTH})\s+{ANY_YEAR}|(?:{MONTH})\s+\d{{1,2}},?\s+{ANY_YEAR}|(?:{MONTH})\s+{ANY_YEAR}|"
+    rf"(?:(?<=tahun\s)|(?<=year\s)){ANY_YEAR}|\d{{1,4}}\s?{ERA}|{YEAR}(?:\s?[-–]\s?{YEAR})?|abad\s+ke-?\s?\d+|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+century|(?:bulan|tahun|minggu|pekan|hari) (?:ini|lalu|depan)|"
+    rf"(?:this|next|last) (?:month|year|week))\b", re.I)
+NUMBER_WORD = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
+NUMBER_SPAN = re.compile(
+    rf"\b(?:\d+(?:[.,]\d+)*(?:\s*(?:%|persen|percent))?|(?:ke-?)?(?:{NUMBER_WORD})(?:\s+(?:{NUMBER_WORD}))*)\b", re.I)
+# Runs of capitalised words (allowing short lowercase joiners such as "bin", "van", "dari", "de").
+CURRENCY = r"(?:Rp\.?|IDR|US\$|USD|\$|€|£|¥|EUR)"
+MONEY_SPAN = re.compile(
+    rf"(?:{CURRENCY}\s?\d+(?:[.,]\d+)*(?:\s*(?:ribu|juta|miliar|milyar|triliun|thousand|million|billion|trillion))?|"
+    rf"\b\d+(?:[.,]\d+)*(?:\s*(?:ribu|juta|miliar|milyar|triliun|thousand|million|billion|trillion))?\s*"
+    rf"(?:rupiah|dolar|dollars?|euros?|yen|ringgit|pounds?)\b)", re.I)
+PLACE_SPAN = re.compile(r"\b(?:di|ke|dari|dekat|antara|in|at|near|from|between)\s+(?:[a-z]+\s+){0,2}?"
+                        r"([A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*)", re.U)
+YEAR_ONLY = re.compile(rf"{YEAR}(?:\s?[-–]\s?{YEAR})?", re.I)
+NAME_SPAN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:bin|binti|van|von|de|da|di|dari|of|al|el|la)\s+)?"
+                       r"[A-Z][\w'’.-]*)*", re.U)
+
+
+# Kinds whose answer is always a figure: a sentence without one cannot answer the question.
+STRICT_KINDS = frozenset({MONEY, NUMBER})
+
+
+@dataclass(frozen=True)
+class Span:
+    """A candidate short answer: sentence-relative offsets and its text."""
+
+    start: int
+    end: int
+    text: str
+
+
+def expected_type(question: str) -> str | None:
+    """'date', 'number', 'person', 'place' or None (definition, yes/no, why, how...)."""
+    for kind, pattern in QUESTION_TYPES:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def candidate_spans(sentence: str, kind: str | None, question: str) -> list[Span]:
+    """Spans of `kind` in `sentence` that the question does not already contain."""
+    if kind is None:
+        return []
+    pattern = {DATE: DATE_SPAN, MONEY: MONEY_SPAN, NUMBER: NUMBER_SPAN, PLACE: PLACE_SPAN}.get(kind, NAME_SPAN)
+    asked = set(_words(question))
+    spans = []
+    for m in pattern.finditer(sentence):
+        g = m.lastindex or 0  # PLACE_SPAN's group 1 is the name after the preposition
+        if kind == NUMBER and _not_a_count(sentence, m):
+            continue
+        if kind == DATE and _names_it(sentence[: m.start()], asked):
+            continue  # "Country Programme 2016-2020" names the programme asked about; it is not its date
+        words = _words(m.group(g))
+        if not words or all(w in asked for w in words):
+            continue  # "Kapan Jokowi lahir?" is not answered by "Jokowi"
+        if kind == PERSON and m.start() == _first_word_start(sentence) and len(words) == 1:
+            continue  # a lone capital at the start of a sentence is usually just the first word
+        text = m.group(g).rstrip(".,;:'’-")  # "Detroit." ends a sentence; the name is "Detroit"
+        spans.append(Span(m.start(g), m.start(g) + len(text), text))
+    return spans
+
+
+def type_match(sentence: str, kind: str | None, question: str) -> bool:
+    """Whether `sentence` holds an answer of the expected kind (False when no kind is expected)."""
+    return bool(candidate_spans(sentence, kind, question))
+
+
+def highlight(citation: Citation, kind: str | None, question: str) -> Highlight | None:
+    """The short answer of `kind` inside `citation`, with document offsets (None when there is none).
+
+    Of several candidates the longest wins: "17 April 2007" over "2007", a full name over a part.
+    """
+    asked = set(_words(question))
+    spans = [s for s in candidate_spans(citation.text, kind, question)
+             # a name sharing a word with the question is the asker's topic, not its answer
+             if kind not in (PERSON, PLACE) or not asked.intersection(_words(s.text))]
+    if not spans:
+        return None
+    best = max(spans, key=lambda s: s.end - s.start)  # max keeps the first of equals: reading order
+    return Highlight(n=citation.n, doc_id=citation.doc_id, kind=kind, text=best.text,
+                     start=citation.start + best.start, end=citation.start + best.end)
+
+
+def _not_a_count(sentence: str, m: re.Match) -> bool:
+    """Years, versions and numbers inside names ("COVID-19", "Windows 10", "4.0") don't answer "how many"."""
+    text, before = m.group(0), sentence[: m.start()]
+    return bool(YEAR_ONLY.fullmatch(text) or re.fullmatch(r"\d+\.0", text)
+                or re.search(r"\w-$", before) or re.search(r"\b[A-Z]\w*\s$", before))
+
+
+def _names_it(before: str, asked: set[str]) -> bool:
+    """The text right before a span ends with a capitalised word from the question."""
+    m = re.search(r"\b([A-Z][\w-]*)\s$", before)
+    return bool(m) and m.group(1).lower() in asked
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def _first_word_start(sentence: str) -> int:
+    m = re.search(r"\w", sentence)
+    return m.start() if m else 0

@@ -1,0 +1,84 @@
+"""Answer types: which kind of short answer a question asks for, and finding it in a sentence."""
+import pytest
+from hypothesis import given, strategies as st
+
+from qa.answer_type import candidate_spans, expected_type, highlight
+from qa.pipeline import answer
+from qa.types import Citation
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("Kapan Yan Xishan diangkat menjadi panglima?", "date"),
+    ("Tahun berapa Pertempuran Shiffin terjadi?", "date"),
+    ("When is the programme due to finish?", "date"),
+    ("Berapa anggaran Country Programme?", "money"),
+    ("How much money did UNIDO commit?", "money"),
+    ("Ada berapa komponen yang menjadi fokus?", "number"),
+    ("How many people live there?", "number"),
+    ("Siapakah pendiri agama Bahá'í?", "person"),
+    ("Who won the cup?", "person"),
+    ("Dimanakah letak danau Baikal?", "place"),
+    ("Di mana kantor pusat General Motors?", "place"),
+    ("Where is UNIDO's headquarters?", "place"),
+    ("Apa yang dimaksud dengan masyarakat?", None),
+    ("Why is UNIDO proud?", None),
+])
+def test_expected_type(question, kind):
+    assert expected_type(question) == kind
+
+
+def texts(sentence, kind, question):
+    return [s.text for s in candidate_spans(sentence, kind, question)]
+
+
+def test_dates_full_and_ancient():
+    assert "17 April 2007" in texts("Album ini dirilis pada tanggal 17 April 2007 di Amerika.", "date", "Kapan dirilis?")
+    assert "591" in texts("Su Dingfang dilahirkan pada tahun 591.", "date", "Kapan Su Dingfang lahir?")
+    assert "2 Juli 626" in texts("Insiden itu terjadi pada 2 Juli 626.", "date", "Kapan insiden itu?")
+    assert texts("Hal ini memberikan peluang bagi Indonesia.", "date", "Kapan?") == []
+
+
+def test_counts_skip_years_versions_and_names():
+    sentence = "Pada tahun 2018, di era industri 4.0 dan COVID-19, fokus pada empat komponen dan 51 kandidat."
+    assert texts(sentence, "number", "Ada berapa komponen?") == ["empat", "51"]
+
+
+def test_money_needs_a_currency():
+    assert texts("Biaya produksi film ini $24 juta.", "money", "Berapa biaya produksi?") == ["$24 juta"]
+    assert texts("Program ini berlaku 2016-2020 dengan delapan poin.", "money", "Berapa anggaran?") == []
+
+
+def test_words_from_the_question_are_not_answers():
+    sentence = "UNIDO Representative for Indonesia, Esam Alqararah menyampaikan hal itu."
+    assert "Esam Alqararah" in texts(sentence, "person", "Siapa perwakilan UNIDO untuk Indonesia?")
+    assert "UNIDO" not in texts(sentence, "person", "Siapa perwakilan UNIDO untuk Indonesia?")
+
+
+def test_place_is_the_name_after_a_preposition():
+    spans = texts("Kantor pusatnya di Renaissance Center di Detroit.", "place", "Dimana kantor pusat GM?")
+    assert spans == ["Renaissance Center", "Detroit"]
+
+
+@given(prefix=st.text(max_size=40), day=st.integers(1, 28), year=st.integers(1000, 2099))
+def test_highlight_offsets_point_into_the_document(prefix, day, year):
+    sentence = f"Acara itu digelar pada {day} Mei {year}."
+    doc = prefix + sentence
+    citation = Citation(n=1, doc_id="d", sentence_index=0, text=sentence, start=len(prefix), end=len(doc), score=1.0)
+    mark = highlight(citation, "date", "Kapan acara itu digelar?")
+    assert mark is not None and doc[mark.start : mark.end] == mark.text == f"{day} Mei {year}"
+
+
+def test_pipeline_highlights_the_short_answer(engine):
+    ans = answer("How many components does the Country Programme focus on?", engine)
+    doc = engine.store.document(ans.highlight.doc_id).text
+    assert ans.highlight.text == "empat" and doc[ans.highlight.start : ans.highlight.end] == "empat"
+    assert ans.highlight.n == 1 and ans.citations[0].start <= ans.highlight.start < ans.citations[0].end
+
+
+@pytest.mark.parametrize("question", [
+    "Berapa anggaran Country Programme Indonesia-UNIDO 2016-2020?",
+    "How much money did UNIDO commit to Indonesia under the country programme?",
+])
+def test_amount_questions_abstain_when_no_sentence_has_an_amount(engine, question):
+    ans = answer(question, engine)
+    assert ans.abstained and ans.highlight is None

@@ -1,0 +1,22 @@
+"""Word coverage: the share of a question's words a sentence holds, rare words weighing more."""
+from qa.coverage import coverage, document_frequencies
+
+SENTENCE = "Saat ini, kerja sama Indonesia-UNIDO diimplementasikan melalui dokumen Indonesia-UNIDO Country Programme 2016-2020 dan akan segera berakhir pada bulan ini."
+
+
+def test_all_words_present_is_full_coverage(engine):
+    assert coverage("Kapan Country Programme berakhir?", SENTENCE, engine.store) == 1.0
+
+
+def test_a_word_the_corpus_never_uses_counts_against(engine):
+    df, _ = document_frequencies(engine.store)
+    assert df["australia"] == 0
+    assert coverage("Apa ibu kota Australia?", SENTENCE, engine.store) == 0.0
+    partial = coverage("Kapan Country Programme Australia berakhir?", SENTENCE, engine.store)
+    assert 0.0 < partial < 1.0
+
+
+def test_rare_words_weigh_more(engine):
+    common = coverage("kerja sama rcid", SENTENCE, engine.store)  # holds the common words, not RCID
+    rare = coverage("rcid pertemuan regional", engine.store.sentences[0].text, engine.store)
+    assert rare > common
