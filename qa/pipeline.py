@@ -68,3 +68,9 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     return Answer(answer=text, language=language, abstained=abstained, citations=citations,
                   timings_ms={k: round(v, 2) for k, v in timings.items()},
                   passages=tuple(passages), support=round(strength, 4), highlight=marked)
+
+
+def warm_up(engine: Engine) -> None:
+    """Answer one question so the first user doesn't pay for lazy loads (language model, caches)."""
+    if engine.store is not None:
+        answer("Apa isi dokumen ini?", engine)

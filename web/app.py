@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from index.embedders import make_embedder
 from index.errors import DocumentError, StoreError
+from qa import pipeline
 from qa.engine import Engine, config_from_settings
 from qa.errors import (DocumentTooLarge, IndexBusy, InvalidDocument, InvalidQuestion, NoIndex, ReadOnlyDocument,
                        UnknownDocument, UnsupportedDocument)
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI):
         if getattr(app.state, "engine", None) is None:
             app.state.engine = build_engine(settings)
+            await run_in_threadpool(pipeline.warm_up, app.state.engine)  # the first user gets a warm answer
         watcher = asyncio.create_task(watch_index(app.state.engine, settings)) if settings.reload_interval_s else None
         yield
         if watcher:
