@@ -50,6 +50,12 @@ class LexicalIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._model.get_scores(tokens), dtype=np.float32)
 
+    def document_frequency(self, token: str) -> int:
+        """How many indexed texts contain `token` (a token from `tokenize`); read off the BM25 matrix."""
+        i = self._model.vocab_dict.get(token)
+        indptr = self._model.scores["indptr"]
+        return int(indptr[i + 1] - indptr[i]) if i is not None and i + 1 < len(indptr) else 0
+
     def save(self, directory: Path) -> None:
         """Write the index files into `directory`."""
         self._model.save(str(directory))

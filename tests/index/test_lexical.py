@@ -18,3 +18,11 @@ def test_scores_rank_matching_text_first(tmp_path):
     idx.save(tmp_path)
     again = LexicalIndex.load(tmp_path, len(texts))
     assert np.allclose(again.scores("agenda bali"), scores)
+
+
+def test_document_frequency_counts_texts_not_occurrences(tmp_path):
+    idx = LexicalIndex.build(["UNIDO dan UNIDO.", "Kerja sama UNIDO.", "Bali Agenda.", ""])
+    assert idx.document_frequency("unido") == 2 and idx.document_frequency("bali") == 1
+    assert idx.document_frequency("australia") == 0
+    idx.save(tmp_path)
+    assert LexicalIndex.load(tmp_path, 4).document_frequency("unido") == 2
