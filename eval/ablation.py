@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from eval.datasets import SEED, SHARED
 from eval.metrics import summarize
 from eval.run import EvalOptions, ask_all, load, local_systems
 from eval.systems import SharedQueries
@@ -17,7 +18,6 @@ from index.embedders import make_embedder
 from qa.engine import AnswerConfig, config_from_settings
 from qa.settings import Settings
 
-SHARED = Path("/work/shared/eval-data")
 # Each step undoes the knobs of the steps after it (0.834: the single threshold used before per-language ones).
 _LATER = [
     dict(abstain_threshold_id=0.834, abstain_threshold_en=0.834, coverage_languages=()),
@@ -54,7 +54,7 @@ def datasets(shared: Path) -> dict[str, EvalOptions]:
     tydi, bele = shared / "tydiqa-id", shared / "belebele-id-en"
     return {"tydi": EvalOptions(dataset=tydi, distractors=[bele], show_progress=False),
             "belebele": EvalOptions(dataset=bele, distractors=[tydi], show_progress=False),
-            "seed": EvalOptions(dataset=Path(__file__).parent / "data" / "seed", show_progress=False)}
+            "seed": EvalOptions(dataset=SEED, show_progress=False)}
 
 
 def run_step(config: AnswerConfig, sets: dict[str, EvalOptions], settings: Settings, embedder) -> dict[str, dict]:

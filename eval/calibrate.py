@@ -21,13 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from eval.corpus import index_passages
-from eval.datasets import EvalQuestion, load_dataset
+from eval.datasets import SEED, SHARED, EvalQuestion, load_dataset
 from qa.engine import Engine, config_from_settings
 from qa.indexing import build_options
 from qa.pipeline import answer
 
-SEED = Path(__file__).resolve().parent / "data" / "seed"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval-data"
 LANGUAGES = ("id", "en")
 
 
@@ -52,18 +50,18 @@ def fit_threshold(pos: np.ndarray, neg: np.ndarray, max_false_per_30: float = 1.
 
 def groups(engine_for, shared: Path) -> dict[str, tuple[bool, list[tuple[str, float]]]]:
     """name -> (answerable?, [(language, support)]) for every positive and negative group."""
-    seed = load_dataset(SEED).questions
+    seed_set = load_dataset(SEED)
+    seed = seed_set.questions
     tydi, bele = load_dataset(shared / "tydiqa-id"), load_dataset(shared / "belebele-id-en")
-    ref = load_dataset(SEED).passages
-    both = tydi.passages + bele.passages
     answerable = [q for q in bele.questions if q.answerable]
+    ref, both = engine_for(seed_set.passages), engine_for(tydi.passages + bele.passages)  # each loaded once
     return {
-        "seed answerable / reference doc": (True, supports(engine_for(ref), [q for q in seed if q.answerable])),
-        "TyDi / TyDi + Belebele": (True, supports(engine_for(both), tydi.questions)),
-        "Belebele / Belebele + TyDi": (True, supports(engine_for(both), answerable)),
-        "seed unanswerable / reference doc": (False, supports(engine_for(ref), [q for q in seed if not q.answerable])),
-        "TyDi / reference doc": (False, supports(engine_for(ref), tydi.questions)),
-        "Belebele / reference doc": (False, supports(engine_for(ref), answerable)),
+        "seed answerable / reference doc": (True, supports(ref, [q for q in seed if q.answerable])),
+        "TyDi / TyDi + Belebele": (True, supports(both, tydi.questions)),
+        "Belebele / Belebele + TyDi": (True, supports(both, answerable)),
+        "seed unanswerable / reference doc": (False, supports(ref, [q for q in seed if not q.answerable])),
+        "TyDi / reference doc": (False, supports(ref, tydi.questions)),
+        "Belebele / reference doc": (False, supports(ref, answerable)),
         "Belebele / TyDi passages": (False, supports(engine_for(tydi.passages), answerable)),
         "TyDi / Belebele passages": (False, supports(engine_for(bele.passages), tydi.questions)),
     }

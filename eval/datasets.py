@@ -21,6 +21,8 @@ PASSAGES_FILE = "passages.jsonl"
 QUESTIONS_FILE = "questions.jsonl"
 EXTRACTIVE = "extractive"
 MULTIPLE_CHOICE = "multiple-choice"
+SEED = Path(__file__).resolve().parent / "data" / "seed"  # this project's set over the reference document
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval-data"  # tydiqa-id, belebele-id-en
 
 
 @dataclass(frozen=True)

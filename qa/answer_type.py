@@ -40,7 +40,6 @@ DATE_SPAN = re.compile(
 NUMBER_WORD = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))
 NUMBER_SPAN = re.compile(
     rf"\b(?:\d+(?:[.,]\d+)*(?:\s*(?:%|persen|percent))?|(?:ke-?)?(?:{NUMBER_WORD})(?:\s+(?:{NUMBER_WORD}))*)\b", re.I)
-# Runs of capitalised words (allowing short lowercase joiners such as "bin", "van", "dari", "de").
 CURRENCY = r"(?:Rp\.?|IDR|US\$|USD|\$|€|£|¥|EUR)"
 MONEY_SPAN = re.compile(
     rf"(?:{CURRENCY}\s?\d+(?:[.,]\d+)*(?:\s*(?:ribu|juta|miliar|milyar|triliun|thousand|million|billion|trillion))?|"
@@ -49,6 +48,7 @@ MONEY_SPAN = re.compile(
 PLACE_SPAN = re.compile(r"\b(?:di|ke|dari|dekat|antara|in|at|near|from|between)\s+(?:[a-z]+\s+){0,2}?"
                         r"([A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*)", re.U)
 YEAR_ONLY = re.compile(rf"{YEAR}(?:\s?[-–]\s?{YEAR})?", re.I)
+# Runs of capitalised words (allowing short lowercase joiners such as "bin", "van", "dari", "de").
 NAME_SPAN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:bin|binti|van|von|de|da|di|dari|of|al|el|la)\s+)?"
                        r"[A-Z][\w'’.-]*)*", re.U)
 
@@ -67,7 +67,7 @@ class Span:
 
 
 def expected_type(question: str) -> str | None:
-    """'date', 'number', 'person', 'place' or None (definition, yes/no, why, how...)."""
+    """'date', 'money', 'number', 'person', 'place' or None (definition, yes/no, why, how...)."""
     for kind, pattern in QUESTION_TYPES:
         if pattern.search(question):
             return kind
