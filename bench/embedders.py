@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from eval.metrics import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 SEED = ROOT / "eval" / "data" / "seed" / "questions.jsonl"
@@ -37,13 +39,6 @@ def passages(length: int, count: int) -> list[str]:
         window = text[a:] if b < 0 else text[a:b]
         out.append(window if len(window) >= length * 0.8 else (window + " " + text)[:length])
     return out
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def peak_rss_mb() -> int:

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from serving import free_port, rss_mb, wait_ready  # bench/serving.py
 
 ROOT = Path(__file__).resolve().parent.parent
 QA = Path(sys.executable).parent / "qa"
@@ -40,42 +41,11 @@ QUESTIONS = [
 ]
 
 
-def rss_mb(pid: int) -> float:
-    """Resident set size of a process in MiB, from /proc/<pid>/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(index_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
     """`qa serve` on loopback; its log goes to `log_path`."""
     env = {**os.environ, "QA_RATE_LIMIT_PER_MINUTE": "0"}
     cmd = [str(QA), "serve", "--host", "127.0.0.1", "--port", str(port), "--index-dir", str(index_dir)]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
-
-
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode} before it was ready")
-        try:
-            r = httpx.get(url + "/healthz", timeout=2)
-        except httpx.TransportError:
-            time.sleep(0.2)
-            continue
-        if r.status_code == 200:
-            return
-        raise RuntimeError(f"the server answers {r.status_code}: {r.text}")  # it loads before it listens
-        time.sleep(0.2)
-    raise RuntimeError(f"the server at {url} was not ready within {timeout:.0f}s")
 
 
 async def hammer(url: str, total: int, concurrency: int, max_seconds: float, on_progress=None) -> dict:
