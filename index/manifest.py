@@ -6,7 +6,7 @@ from pydantic import BaseModel
 FORMAT_VERSION = 3
 # Bump when the text fed to the embedder for sentences or chunks changes: vectors built
 # with another recipe must not be reused.
-EMBED_RECIPE = "v1:sentence|chunk"
+EMBED_RECIPE = "v2:title+sentence|title+chunk"
 
 
 class DocumentEntry(BaseModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -25,6 +26,8 @@ from index.errors import StoreError
 from index.lexical import LexicalIndex
 from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest
 from index.types import Chunk, Document, Sentence
+
+log = logging.getLogger(__name__)
 
 REBUILD = "run `qa index --rebuild` to build a fresh index"
 DATA_FILES = ("records.json", "chunk_vectors.npy", "sentence_vectors.npy", "dense.faiss",
@@ -213,6 +216,9 @@ def load(index_dir: Path, *, embedder_id: str | None = None, vector_space: str |
     if embedder_id is not None and manifest.embedder_id != embedder_id and not same_space:
         raise StoreError(f"the index at {index_dir} was built with embedder {manifest.embedder_id!r}, "
                          f"but {embedder_id!r} is configured; {REBUILD} (or set QA_EMBEDDER to match)")
+    if manifest.embed_recipe != EMBED_RECIPE:  # still answers, a little worse: say how to refresh
+        log.warning("the index at %s embeds texts by an older recipe (%s, now %s); run `qa index` to refresh it",
+                    index_dir, manifest.embed_recipe, EMBED_RECIPE)
     if verify:
         for name, digest in manifest.files.items():
             path = build / name

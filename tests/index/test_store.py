@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from index import store as store_io
-from index.build import BuildOptions, build_store
+from index.build import BuildOptions, build_store, in_context
 from index.documents import load_documents
 from index.errors import StoreError
+from index.types import Document
 
 OPTS = BuildOptions(show_progress=False)
 
@@ -95,3 +96,36 @@ def test_hnsw_option(docs, embedder):
     q = embedder.embed_queries(["kerja sama UNIDO"])[0]
     ids, scores = store.search_dense(q, 2)
     assert store.chunks[ids[0]].doc_id == "a.txt" and scores[0] >= scores[-1]
+
+
+def test_sentences_and_chunks_are_embedded_under_their_document_title(docs, embedder):
+    built = build_store(load_documents([docs]), embedder, OPTS)
+    sid = built.sentence_id("b.md", 1)
+    sentence = built.sentences[sid]
+    assert sentence.text == "Pembangkit listrik tenaga surya dibangun di Bali."
+    expected = embedder.embed_passages([f"Energi. {sentence.text}"])[0]
+    assert np.allclose(built.sentence_vectors[sid], expected, atol=1e-5)
+    plain = embedder.embed_passages([sentence.text])[0]
+    assert not np.allclose(built.sentence_vectors[sid], plain, atol=1e-3)
+    chunk = next(i for i, c in enumerate(built.chunks) if c.doc_id == "a.txt")
+    expected = embedder.embed_passages([f"a. {built.chunks[chunk].text}"])[0]  # a .txt file's title is its stem
+    assert np.allclose(built.chunk_vectors[chunk], expected, atol=1e-5)
+
+
+def test_in_context_leaves_out_a_title_that_only_repeats_the_id():
+    doc = Document(doc_id="p1", title="p1", text="Ia lahir pada 1451.", checksum="x")
+    assert in_context(doc, doc.text) == "Ia lahir pada 1451."
+    titled = Document(doc_id="p1", title=" Kristoforus Kolumbus ", text=doc.text, checksum="x")
+    assert in_context(titled, doc.text) == "Kristoforus Kolumbus. Ia lahir pada 1451."
+
+
+def test_an_index_embedded_by_an_older_recipe_loads_with_a_warning(docs, embedder, tmp_path, caplog):
+    store_io.save(build_store(load_documents([docs]), embedder, OPTS), tmp_path)
+    manifest = store_io.current_build(tmp_path) / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["embed_recipe"] = "v1:sentence|chunk"
+    manifest.write_text(json.dumps(data))
+    with caplog.at_level("WARNING", logger="index.store"):
+        loaded = store_io.load(tmp_path, embedder_id=embedder.id)
+    assert loaded.manifest.embed_recipe == "v1:sentence|chunk"
+    assert "older recipe" in caplog.text and "qa index" in caplog.text
