@@ -30,7 +30,7 @@ _LATER = [
 _LABELS = ["dense retrieval, sentence selection", "+ BM25 fused by question language",
            "+ English-to-Indonesian lexical bridge", "+ less BM25 when choosing sentences (x0.25)",
            "+ answer-type prior (when/how many/who/where)", "+ no figure, no answer (how many/how much)",
-           "+ per-language thresholds fitted across corpora; word coverage in id support"]
+           "+ per-language thresholds fitted across corpora; word coverage in support (en: bridged words)"]
 STEPS: tuple[tuple[str, dict], ...] = tuple(
     (label, {k: v for undo in _LATER[: len(_LATER) - i] for k, v in undo.items()}) for i, label in enumerate(_LABELS))
 COLUMNS = (  # (set, language group or "overall", metric, header)

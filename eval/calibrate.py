@@ -1,7 +1,8 @@
 """Fit the abstention thresholds on data, one per question language: `python -m eval.calibrate`.
 
 Support (qa.select.support) is the cosine between the question and its best sentence plus a
-capped BM25 bonus, minus a penalty when a how-many/how-much question finds no figure.
+word-coverage bonus (qa.coverage), minus a penalty when a how-many/how-much question finds
+no figure.
 
 Positives are answerable questions asked over a corpus that holds their answer: the seed
 set over the reference document, TyDi QA over TyDi + Belebele passages, Belebele over

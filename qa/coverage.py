@@ -7,15 +7,16 @@ from index.lexical import tokenize
 from index.store import IndexStore
 
 
-def coverage(question: str, sentence: str, store: IndexStore) -> float:
+def coverage(question: str, sentence: str, store: IndexStore, aliases: dict[str, str] | None = None) -> float:
     """IDF-weighted share of the question's words found in `sentence` (0..1).
 
     Frequencies come from the sentence BM25 index. A word the corpus never uses counts as
     missing with the highest weight: an Indonesian question about "Australia" over documents
-    that never name it is off-topic, however close its embedding. (English questions are not
-    scored this way: their words are bridged, not matched; see qa.expand.)
+    that never name it is off-topic, however close its embedding. English question words are
+    out-of-corpus: `aliases` maps them to the corpus words qa.expand.bridge found for them.
     """
-    words = set(tokenize(question))
+    aliases = aliases or {}
+    words = {aliases.get(w, w) for w in tokenize(question)}  # a bridged word counts as its corpus word
     if not words:
         return 0.0
     index, have = store.sentence_lexical, set(tokenize(sentence))

@@ -22,15 +22,16 @@ class AnswerConfig:
     alpha_id: float = 0.3
     alpha_en: float = 0.2
     abstain_threshold_id: float = 0.8402  # fitted by `python -m eval.calibrate`
-    abstain_threshold_en: float = 0.7856
+    abstain_threshold_en: float = 0.783
     passages_used: int = 5
     sentence_weight: float = 0.5
     sentence_lexical_scale: float = 0.25  # BM25 weight inside sentence selection, relative to the retrieval alpha
     type_weight: float = 0.5  # bonus for a sentence holding the asked-for kind of answer (qa.answer_type)
     type_penalty: float = 0.3  # support lost when a how-many/how-much question's best sentence has no figure
-    # Indonesian questions: support's lexical part is the IDF-weighted share of question words the sentence
-    # covers (qa/coverage.py); English ones keep the capped BM25 bonus (their words are bridged, not matched)
-    coverage_languages: tuple[str, ...] = ("id",)
+    # Support's lexical part, for these languages: the IDF-weighted share of question words the sentence
+    # covers (qa/coverage.py; English words count as the corpus words qa.expand.bridges them to).
+    # Other languages keep the capped BM25 bonus.
+    coverage_languages: tuple[str, ...] = ("id", "en")
     support_coverage_weight: float = 0.1
     support_lexical_weight: float = 0.05  # see qa.select.support; fitted with eval/calibrate.py
     support_lexical_cap: float = 3.0

@@ -38,12 +38,17 @@ class WordVectors:
         return out
 
 
-def expand(question: str, store: IndexStore, words: WordVectors, *, threshold: float) -> list[str]:
-    """Corpus words that translate the question's out-of-corpus words (cosine >= threshold)."""
+def bridge(question: str, store: IndexStore, words: WordVectors, *, threshold: float) -> dict[str, str]:
+    """Each out-of-corpus question word mapped to the corpus word nearest to it (cosine >= threshold)."""
     unknown = [w for w in dict.fromkeys(tokenize(question)) if WORD.fullmatch(w) and store.word_id(w) is None]
     if not unknown or not len(store.vocab):
-        return []
+        return {}
     vectors = words.get(unknown)
     sims = store.vocab_vectors @ np.stack([vectors[w] for w in unknown]).T  # (vocab, unknown)
     best = sims.argmax(axis=0)
-    return [store.vocab[int(i)] for j, i in enumerate(best) if sims[i, j] >= threshold]
+    return {w: store.vocab[int(i)] for w, (j, i) in zip(unknown, enumerate(best)) if sims[i, j] >= threshold}
+
+
+def expand(question: str, store: IndexStore, words: WordVectors, *, threshold: float) -> list[str]:
+    """Corpus words that translate the question's out-of-corpus words (cosine >= threshold)."""
+    return list(bridge(question, store, words, threshold=threshold).values())

@@ -8,7 +8,7 @@ from qa.compose import compose
 from qa.coverage import coverage
 from qa.engine import Engine
 from qa.errors import InvalidQuestion
-from qa.expand import expand
+from qa.expand import bridge
 from qa.language import detect_language
 from qa.retrieve import retrieve
 from qa.select import cite, score_sentences, support
@@ -27,14 +27,14 @@ def clean_question(question: str, max_chars: int) -> str:
     return q
 
 
-def _support(ranked, coverage_question: str | None, store, cfg, kind: str | None) -> float:
+def _support(ranked, coverage_question: str | None, store, cfg, kind: str | None, aliases: dict[str, str]) -> float:
     """Support of the best sentence; lexical part by coverage of `coverage_question` when given."""
     if not ranked:
         return 0.0
     best = ranked[0]
     covered = None
     if coverage_question is not None:
-        covered = coverage(coverage_question, store.sentences[best.sentence_id].text, store)
+        covered = coverage(coverage_question, store.sentences[best.sentence_id].text, store, aliases)
     penalty = cfg.type_penalty if kind in STRICT_KINDS else 0.0  # "how much" needs a figure to be answered
     return support(best, lexical_weight=cfg.support_lexical_weight, lexical_cap=cfg.support_lexical_cap,
                    type_penalty=penalty, coverage=covered, coverage_weight=cfg.support_coverage_weight)
@@ -48,9 +48,8 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     store = engine.require_store()  # read once: a concurrent swap can't mix two indexes
     language = detect_language(q)
     qvec = engine.embedder.embed_queries([q])[0]
-    lexical_query = q
-    if language in cfg.expand_languages:
-        lexical_query = " ".join([q, *expand(q, store, engine.words, threshold=cfg.expand_threshold)])
+    bridged = bridge(q, store, engine.words, threshold=cfg.expand_threshold) if language in cfg.expand_languages else {}
+    lexical_query = " ".join([q, *bridged.values()])
     passages = retrieve(lexical_query, qvec, store, alpha=cfg.alpha(language), candidates=cfg.candidates)
     t1 = time.perf_counter()
     kind = expected_type(q)
@@ -59,7 +58,7 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
                              passages_used=cfg.passages_used, sentence_weight=cfg.sentence_weight,
                              kind=kind, type_weight=cfg.type_weight)
     citations = cite(ranked, store, top_k or cfg.top_k)
-    strength = _support(ranked, q if language in cfg.coverage_languages else None, store, cfg, kind)
+    strength = _support(ranked, q if language in cfg.coverage_languages else None, store, cfg, kind, bridged)
     abstained = not citations or strength < cfg.abstain_threshold(language)
     text = compose(citations, language, abstained=abstained)
     marked = highlight(citations[0], kind, lexical_query) if citations and not abstained else None

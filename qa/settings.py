@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     fusion_alpha_en: float = Field(0.2, ge=0, le=1, description="BM25 weight for English questions")
     # minimum support to answer, per question language (fitted by `python -m eval.calibrate`)
     abstain_threshold_id: float = Field(0.8402, description="for Indonesian questions")
-    abstain_threshold_en: float = Field(0.7856, description="for English questions (over Indonesian text)")
+    abstain_threshold_en: float = Field(0.783, description="for English questions (over Indonesian text)")
     answer_mode: Literal["extractive", "generative"] = Field(
         "extractive", description="default for requests that don't say; generative needs an LLM endpoint")
 

@@ -21,3 +21,22 @@ def test_rare_words_weigh_more(engine):
     assert lexical.document_frequency("rcid") < lexical.document_frequency("kerja")
     # SENTENCE holds "kerja" but not the rarer "rcid": less than the half an unweighted share would give
     assert 0.0 < coverage("rcid kerja", SENTENCE, engine.store) < 0.5
+
+
+def test_a_bridged_word_counts_as_the_corpus_word_it_maps_to(engine):
+    plain = coverage("When will the programme finish?", SENTENCE, engine.store)
+    bridged = coverage("When will the programme finish?", SENTENCE, engine.store, {"finish": "berakhir"})
+    assert plain < bridged
+    assert coverage("programme finish", SENTENCE, engine.store, {"finish": "berakhir"}) == 1.0
+
+
+def test_bridge_maps_english_words_onto_corpus_words(engine):
+    from qa.expand import bridge, expand
+
+    mapping = bridge("Which document governs the cooperation?", engine.store, engine.words, threshold=0.85)
+    assert mapping, "no English word reached a corpus word at cosine 0.85"
+    assert all(engine.store.word_id(w) is None for w in mapping)  # only out-of-corpus words are bridged
+    assert all(engine.store.word_id(v) is not None for v in mapping.values())
+    assert expand("Which document governs the cooperation?", engine.store, engine.words,
+                  threshold=0.85) == list(mapping.values())
+    assert bridge("Which document governs the cooperation?", engine.store, engine.words, threshold=1.01) == {}
