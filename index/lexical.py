@@ -1,13 +1,17 @@
 """BM25 over chunks with a tokenizer for Indonesian and English text."""
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-import bm25s
-import numpy as np
+_BM25S_LEVEL = logging.getLogger("bm25s").level
+import bm25s  # noqa: E402 - sets its logger to DEBUG on import; the level chosen before it is restored below
+import numpy as np  # noqa: E402
+
+logging.getLogger("bm25s").setLevel(_BM25S_LEVEL)
 
 # Numbers keep their inner separators so "4.0", "2016-2020" and "1,5" stay one token.
 TOKEN = re.compile(r"\d+(?:[.,\-]\d+)*|[^\W\d_]+(?:\d+)?", re.UNICODE)

@@ -165,6 +165,7 @@ def test_changed_document_is_picked_up_by_the_next_qa_index(tmp_path, embedder, 
     run = subprocess.run([*QA, "index", str(docs), "--index-dir", str(index_dir)], cwd=ROOT, env=env(),
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
+    assert "DEBUG" not in run.stderr  # libraries' debug chatter (bm25s resets its own level) stays out
     second = store_io.load(index_dir)
     changed = {d for d in second.manifest.documents
                if second.manifest.documents[d].checksum != first.manifest.documents[d].checksum}
