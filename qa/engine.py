@@ -29,7 +29,7 @@ class AnswerConfig:
     type_weight: float = 0.5  # bonus for a sentence holding the asked-for kind of answer (qa.answer_type)
     type_penalty: float = 0.3  # support lost when a how-many/how-much question's best sentence has no figure
     # Support's lexical part, for these languages: the IDF-weighted share of question words the sentence
-    # covers (qa/coverage.py; English words count as the corpus words qa.expand.bridges them to).
+    # covers (qa/coverage.py; an English word counts as the corpus word qa.expand.bridge maps it to).
     # Other languages keep the capped BM25 bonus.
     coverage_languages: tuple[str, ...] = ("id", "en")
     support_coverage_weight: float = 0.1

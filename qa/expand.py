@@ -46,9 +46,4 @@ def bridge(question: str, store: IndexStore, words: WordVectors, *, threshold: f
     vectors = words.get(unknown)
     sims = store.vocab_vectors @ np.stack([vectors[w] for w in unknown]).T  # (vocab, unknown)
     best = sims.argmax(axis=0)
-    return {w: store.vocab[int(i)] for w, (j, i) in zip(unknown, enumerate(best)) if sims[i, j] >= threshold}
-
-
-def expand(question: str, store: IndexStore, words: WordVectors, *, threshold: float) -> list[str]:
-    """Corpus words that translate the question's out-of-corpus words (cosine >= threshold)."""
-    return list(bridge(question, store, words, threshold=threshold).values())
+    return {w: store.vocab[int(i)] for j, (w, i) in enumerate(zip(unknown, best)) if sims[i, j] >= threshold}

@@ -31,12 +31,10 @@ def test_a_bridged_word_counts_as_the_corpus_word_it_maps_to(engine):
 
 
 def test_bridge_maps_english_words_onto_corpus_words(engine):
-    from qa.expand import bridge, expand
+    from qa.expand import bridge
 
     mapping = bridge("Which document governs the cooperation?", engine.store, engine.words, threshold=0.85)
     assert mapping, "no English word reached a corpus word at cosine 0.85"
     assert all(engine.store.word_id(w) is None for w in mapping)  # only out-of-corpus words are bridged
     assert all(engine.store.word_id(v) is not None for v in mapping.values())
-    assert expand("Which document governs the cooperation?", engine.store, engine.words,
-                  threshold=0.85) == list(mapping.values())
     assert bridge("Which document governs the cooperation?", engine.store, engine.words, threshold=1.01) == {}
