@@ -19,6 +19,7 @@ from index.types import Chunk, Document, Sentence
 from index.vocab import embed_vocabulary, vocabulary
 
 log = logging.getLogger(__name__)
+TITLE_CHARS = 100  # of a document's title, prepended to each sentence and chunk it embeds
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,11 @@ def in_context(doc: Document, text: str) -> str:
     adds nothing and is left out.
     """
     title = doc.title.strip()
-    return f"{title}. {text}" if title and title != doc.doc_id else text
+    if not title or title == doc.doc_id:
+        return text
+    if len(title) > TITLE_CHARS:  # a heading that runs on would drown every short sentence under it
+        title = title[:TITLE_CHARS].rsplit(" ", 1)[0]
+    return f"{title}. {text}"
 
 
 def _take(it, n: int, dim: int) -> np.ndarray:

@@ -117,6 +117,10 @@ def test_in_context_leaves_out_a_title_that_only_repeats_the_id():
     assert in_context(doc, doc.text) == "Ia lahir pada 1451."
     titled = Document(doc_id="p1", title=" Kristoforus Kolumbus ", text=doc.text, checksum="x")
     assert in_context(titled, doc.text) == "Kristoforus Kolumbus. Ia lahir pada 1451."
+    long = Document(doc_id="p1", title="Laporan " * 40, text=doc.text, checksum="x")
+    context = in_context(long, doc.text)
+    assert context.endswith(". Ia lahir pada 1451.") and len(context) <= 100 + len(". Ia lahir pada 1451.")
+    assert context.startswith("Laporan Laporan") and "Lapor." not in context  # cut at a word boundary
 
 
 def test_an_index_embedded_by_an_older_recipe_loads_with_a_warning(docs, embedder, tmp_path, caplog):
