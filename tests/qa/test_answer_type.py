@@ -68,6 +68,23 @@ def test_highlight_offsets_point_into_the_document(prefix, day, year):
     assert mark is not None and doc[mark.start : mark.end] == mark.text == f"{day} Mei {year}"
 
 
+@pytest.mark.parametrize(("question", "expected"), [
+    ("Kapan Lothar II lahir?", "9 Juni 1075"),
+    ("Kapan Lothar II meninggal?", "4 Desember 1137"),
+])
+def test_of_several_dates_the_one_next_to_the_question_word_is_marked(question, expected):
+    sentence = "Lothar II (lahir 9 Juni 1075 – meninggal 4 Desember 1137) dinobatkan tahun 1133 di Roma."
+    citation = Citation(n=1, doc_id="d", sentence_index=0, text=sentence, start=0, end=len(sentence), score=1.0)
+    assert highlight(citation, "date", question).text == expected
+
+
+def test_at_equal_distance_the_span_after_the_question_word_wins():
+    sentence = "Daftar tahun: 1120 dinobatkan 1133 wafat."
+    citation = Citation(n=1, doc_id="d", sentence_index=0, text=sentence, start=0, end=len(sentence), score=1.0)
+    assert highlight(citation, "date", "Kapan ia dinobatkan?").text == "1133"
+    assert highlight(citation, "date", "Kapan ia wafat?").text == "1133"  # nearest first: 1133 sits right before
+
+
 def test_pipeline_highlights_the_short_answer(engine):
     ans = answer("How many components does the Country Programme focus on?", engine)
     doc = engine.store.document(ans.highlight.doc_id).text
