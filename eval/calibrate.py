@@ -23,6 +23,7 @@ import numpy as np
 
 from eval.corpus import index_passages
 from eval.datasets import SEED, SHARED, EvalQuestion, load_dataset
+from eval.systems import SharedQueries
 from qa.engine import Engine, config_from_settings
 from qa.indexing import build_options
 from qa.pipeline import answer
@@ -104,7 +105,8 @@ def main() -> None:
     from qa.settings import Settings
 
     settings = Settings()
-    embedder = make_embedder(settings.embedder, **settings.embedder_options())
+    # TyDi and Belebele questions are each asked over three corpora: embed every question once
+    embedder = SharedQueries(make_embedder(settings.embedder, **settings.embedder_options()), size=10_000)
     opts = build_options(settings, False)
     config = config_from_settings(settings)
 
