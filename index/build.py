@@ -12,9 +12,9 @@ from tqdm import tqdm
 from index.chunks import chunk_document
 from index.embedders.base import Embedder
 from index.lexical import LexicalIndex
-from index.manifest import DocumentEntry, Manifest
+from index.manifest import DocumentEntry, Manifest, recipe_matches
 from index.sentences import split_sentences
-from index.store import IndexStore, make_dense, recipe_matches
+from index.store import IndexStore, make_dense
 from index.types import Chunk, Document, Sentence
 from index.vocab import embed_vocabulary, vocabulary
 

