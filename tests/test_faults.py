@@ -176,3 +176,12 @@ def test_changed_document_is_picked_up_by_the_next_qa_index(tmp_path, embedder, 
     assert n.n_sentences == 1
     assert json.loads((second.path / "manifest.json").read_text())["files"]  # checksums of the new build
     assert np.array_equal(first.chunk_vectors[:1], second.chunk_vectors[:1])  # laporan-000 reused as is
+
+
+def test_qa_ask_without_an_index_prints_one_error_line_and_exits_1(tmp_path):
+    run = subprocess.run([*QA, "ask", "Apa itu UNIDO?", "--index-dir", str(tmp_path / "none")], cwd=ROOT,
+                         env=env(), capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and run.stdout == ""
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr  # the CLI's own line, not a log record repeating it
+    assert lines[0].startswith("error: ") and "qa index" in lines[0]
