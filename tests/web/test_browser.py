@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -281,3 +282,17 @@ def test_language_toggle_and_documents_list(desktop):
     page.locator("#docs-close").click()
     expect(toggle).to_have_attribute("aria-expanded", "false")
     expect(toggle).to_be_focused()
+
+
+def test_answer_time_reads_in_milliseconds_under_a_second(desktop):
+    page = desktop.page
+    for total, shown in ((31.4, "Answered in 31 ms"), (1530.0, "Answered in 1.5 s")):
+        reply = {"answer": "Sorry, the documents don't contain an answer to this question.", "language": "en",
+                 "abstained": True, "citations": [], "timings_ms": {"retrieve": 1.0, "answer": 1.0, "total": total}}
+        page.unroute("**/api/chat")
+        page.route("**/api/chat", partial(fulfil, reply=reply))
+        expect(desktop.ask("anything").locator(".meta")).to_have_text(shown)
+
+
+def fulfil(route, request=None, *, reply: dict) -> None:
+    route.fulfill(json=reply)

@@ -90,6 +90,9 @@ export function addAnswer(reply, onCite) {
     box.append(translate(paragraph("short"), "short_answer", { text: String(mark.text), n: Number(mark.n) }));
   }
   const total = reply.timings_ms?.total;
-  if (typeof total === "number") box.append(translate(paragraph("meta"), "timing", { s: (total / 1000).toFixed(1) }));
+  if (typeof total === "number") { // "0.0 s" says nothing: under a second, milliseconds
+    box.append(total < 1000 ? translate(paragraph("meta"), "timing_ms", { ms: Math.max(1, Math.round(total)) })
+                            : translate(paragraph("meta"), "timing", { s: (total / 1000).toFixed(1) }));
+  }
   return append(box);
 }
