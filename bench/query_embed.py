@@ -2,7 +2,7 @@
 
 Compares engine settings without HTTP in the way, e.g. `GOMP_SPINCOUNT=3000 python
 bench/query_embed.py`, on an idle machine and with one core kept busy
-(`python3 -c "while 1: pass" &`). Embeds every seed question once to warm up, then
+(`python3 -c "while 1: pass" &`). Embeds one question to warm up, then every seed question
 `--rounds` times in order, and prints the median and p95 in ms.
 """
 from __future__ import annotations

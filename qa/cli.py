@@ -54,16 +54,13 @@ def ask(
     index_dir: Optional[Path] = typer.Option(None, help="index to use [QA_INDEX_DIR]"),
 ) -> None:
     """Answer one question from the command line."""
-    from index.embedders import make_embedder
-    from qa.engine import Engine, config_from_settings
     from qa.pipeline import answer
+    from web.app import build_engine
     from web.routes import to_response
 
     settings = Settings(**({"index_dir": index_dir} if index_dir else {}))
-    try:  # unlike the server, which serves 503s without an index, one error line and exit 1
-        engine = Engine(make_embedder(settings.embedder, **settings.embedder_options()),
-                        config_from_settings(settings))
-        engine.load(settings.index_dir)
+    try:  # strict: unlike the server, which serves 503s without an index, one error line and exit 1
+        engine = build_engine(settings, strict=True)
         ans = answer(question, engine, top_k=top_k)
     except (IndexingError, QAError) as exc:
         fail(exc)

@@ -27,13 +27,15 @@ STATUS = {InvalidQuestion: 422, UnknownDocument: 404, NoIndex: 503, StoreError: 
 RETRY_BUSY_S = "5"  # a rebuild that reuses vectors takes seconds
 
 
-def build_engine(settings: Settings) -> Engine:
-    """Embedder plus the index on disk (if any); a broken index is logged, not fatal."""
+def build_engine(settings: Settings, *, strict: bool = False) -> Engine:
+    """Embedder plus the index on disk (if any); a broken index is logged, not fatal, unless `strict`."""
     embedder = make_embedder(settings.embedder, **settings.embedder_options())
     engine = Engine(embedder, config_from_settings(settings))
     try:
         engine.load(settings.index_dir)
     except StoreError as exc:
+        if strict:
+            raise
         log.error("%s", exc)  # serve 503s that say how to fix it, instead of crash-looping
     return engine
 
