@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import numpy as np
 from tqdm import tqdm
 
+from index import sparse as latent
 from index.chunks import chunk_document
 from index.embedders.base import Embedder
 from index.lexical import LexicalIndex
@@ -37,7 +38,7 @@ def split_document(doc: Document) -> list[Sentence]:
 
 
 def _reusable(previous: IndexStore | None, embedder: Embedder, opts: BuildOptions) -> dict[str, tuple]:
-    """Per unchanged document: its sentences, chunks and vectors from the previous build."""
+    """Per unchanged document: its sentences, chunks, vectors and latent terms from the previous build."""
     if previous is None or not recipe_matches(previous.manifest, embedder_id=embedder.id,
                                               chunk_size=opts.chunk_size, chunk_overlap=opts.chunk_overlap):
         return {}
@@ -52,6 +53,7 @@ def _reusable(previous: IndexStore | None, embedder: Embedder, opts: BuildOption
         out[doc.checksum + doc.doc_id] = (
             sents, [previous.chunks[i] for i in cids],
             previous.sentence_vectors[first : first + len(sents)], previous.chunk_vectors[cids],
+            previous.chunk_sparse[cids] if previous.chunk_sparse is not None else None,
         )
     return out
 
@@ -67,17 +69,22 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
         if hit is None:
             sents = split_document(doc)
             chunks = chunk_document(doc, sents, size=opts.chunk_size, overlap=opts.chunk_overlap)
-            hit = (sents, chunks, None, None)
+            hit = (sents, chunks, None, None, None)
             todo.append(len(parts))
         parts.append(hit)
     texts = ([in_context(documents[i], s.text) for i in todo for s in parts[i][0]]
              + [in_context(documents[i], c.text) for i in todo for c in parts[i][1]])
     vectors = _embed(embedder, texts, opts.show_progress)
     n_sent = sum(len(parts[i][0]) for i in todo)
+    terms = latent.embed_chunks(embedder, texts[n_sent:], opts.show_progress)
     s_iter, c_iter = iter(vectors[:n_sent]), iter(vectors[n_sent:])
+    row = 0
     for i in todo:
-        sents, chunks, _, _ = parts[i]
-        parts[i] = (sents, chunks, _take(s_iter, len(sents), embedder.dim), _take(c_iter, len(chunks), embedder.dim))
+        sents, chunks = parts[i][:2]
+        rows = terms[row : row + len(chunks)] if terms is not None else None
+        row += len(chunks)
+        parts[i] = (sents, chunks, _take(s_iter, len(sents), embedder.dim),
+                    _take(c_iter, len(chunks), embedder.dim), rows)
     store = _assemble(documents, parts, embedder, opts)
     known = dict(zip(previous.vocab, previous.vocab_vectors)) if reuse and previous is not None else {}
     with tqdm(total=0, desc="vocabulary", unit="word", disable=not opts.show_progress) as bar:
@@ -86,7 +93,8 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
         vectors, n_words = embed_vocabulary(words, embedder, known, progress=bar.update)
     store.set_vocabulary(words, vectors)
     store.manifest = store.manifest.model_copy(update={
-        "build_seconds": round(time.perf_counter() - started, 3), "embedded_texts": len(texts) + n_words,
+        "build_seconds": round(time.perf_counter() - started, 3),
+        "embedded_texts": len(texts) + n_words + (terms.shape[0] if terms is not None else 0),
         "counts": {**store.manifest.counts, "vocabulary": len(words)}})
     return store
 
@@ -141,4 +149,5 @@ def _assemble(documents, parts, embedder, opts) -> IndexStore:
         lexical=LexicalIndex.build([c.text for c in chunks]),
         sentence_lexical=LexicalIndex.build([s.text for s in sentences]),
         vocab=[], vocab_vectors=np.zeros((0, dim), np.float32),
+        chunk_sparse=latent.stack([p[4] for p in parts], getattr(embedder, "sparse_dim", 0)),
     )

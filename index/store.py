@@ -4,7 +4,7 @@ Layout of an index directory:
     CURRENT            name of the live build (replaced atomically with os.replace)
     builds/<name>/     manifest.json, records.json, chunk_vectors.npy,
                        sentence_vectors.npy, dense.faiss, lexical/ (chunks),
-                       lexical_sentences/
+                       lexical_sentences/, chunk_sparse.npz (when the embedder has a sparse head)
 A build is written under builds/.tmp-<name> and renamed when complete, so a crash
 mid-build leaves the previous build live and loadable.
 """
@@ -20,7 +20,9 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from scipy import sparse
 
+from index import sparse as latent
 from index.errors import StoreError
 from index.lexical import LexicalIndex
 from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest, sha256_file
@@ -50,6 +52,7 @@ class IndexStore:
     vocab: list[str]  # corpus words, with vocab_vectors: see index/vocab.py
     vocab_vectors: np.ndarray
     path: Path | None = None
+    chunk_sparse: sparse.csr_matrix | None = None  # latent terms per chunk (index/sparse.py); None: no head
     _word_pos: dict[str, int] = field(default_factory=dict, repr=False)
     _doc_pos: dict[str, int] = field(default_factory=dict, repr=False)
     _first_sentence: dict[str, int] = field(default_factory=dict, repr=False)
@@ -125,6 +128,9 @@ def _write_files(store: IndexStore, tmp: Path) -> dict[str, str]:
     store.lexical.save(tmp / "lexical")
     store.sentence_lexical.save(tmp / "lexical_sentences")
     names = list(DATA_FILES) + [f"{d}/{p.name}" for d in LEXICAL_DIRS for p in sorted((tmp / d).iterdir())]
+    if store.chunk_sparse is not None:
+        latent.save(store.chunk_sparse, tmp / latent.FILE)
+        names.append(latent.FILE)
     return {name: sha256_file(tmp / name) for name in names}
 
 
@@ -238,4 +244,5 @@ def _read_build(build: Path, manifest: Manifest) -> IndexStore:
         vocab=json.loads((build / "vocab.json").read_text(encoding="utf-8")),
         vocab_vectors=np.load(build / "vocab_vectors.npy"),
         path=build,
+        chunk_sparse=latent.load(build / latent.FILE) if latent.FILE in manifest.files else None,
     )

@@ -35,6 +35,8 @@ class AnswerConfig:
     support_coverage_weight: float = 0.1
     support_lexical_weight: float = 0.05  # see qa.select.support; fitted with eval/calibrate.py
     support_lexical_cap: float = 3.0
+    sparse_weight: float = 0.5  # latent-term bonus in chunk ranking (qa.retrieve.add_latent_terms); 0 = off
+    sparse_gate: float = 0.2  # ...paid for only when another document's chunk is this close (qa.retrieve.contested)
     expand_threshold: float = 0.915  # cosine for mapping a question word onto a corpus word
     expand_languages: tuple[str, ...] = ("en",)
     max_question_chars: int = 2000
@@ -53,7 +55,8 @@ def config_from_settings(settings) -> AnswerConfig:
     return AnswerConfig(top_k=settings.top_k, candidates=settings.candidates,
                         alpha_id=settings.fusion_alpha_id, alpha_en=settings.fusion_alpha_en,
                         abstain_threshold_id=settings.abstain_threshold_id,
-                        abstain_threshold_en=settings.abstain_threshold_en)
+                        abstain_threshold_en=settings.abstain_threshold_en,
+                        sparse_weight=settings.sparse_weight, sparse_gate=settings.sparse_gate)
 
 
 class Engine:

@@ -10,7 +10,7 @@ from qa.engine import Engine
 from qa.errors import InvalidQuestion
 from qa.expand import bridge
 from qa.language import detect_language
-from qa.retrieve import retrieve
+from qa.retrieve import add_latent_terms, contested, retrieve
 from qa.select import cite, score_sentences, support
 from qa.types import Answer
 
@@ -40,6 +40,16 @@ def _support(ranked, coverage_question: str | None, store, cfg, kind: str | None
                    type_penalty=penalty, coverage=covered, coverage_weight=cfg.support_coverage_weight)
 
 
+def _latent_terms(question: str, passages, engine: Engine, store):
+    """Passages re-ranked with latent terms when two documents are close and both sides have them."""
+    weight, gate = engine.config.sparse_weight, engine.config.sparse_gate
+    embed_sparse = getattr(engine.embedder, "embed_sparse", None)
+    if weight <= 0 or store.chunk_sparse is None or embed_sparse is None or not contested(passages, store, gate):
+        return passages
+    scores = (store.chunk_sparse @ embed_sparse([question]).T).toarray().ravel()
+    return add_latent_terms(passages, scores, weight=weight)
+
+
 def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer:
     """Retrieve, pick supporting sentences, abstain if support is weak, compose the reply."""
     cfg = engine.config
@@ -51,6 +61,7 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     bridged = bridge(q, store, engine.words, threshold=cfg.expand_threshold) if language in cfg.expand_languages else {}
     lexical_query = " ".join([q, *bridged.values()])
     passages = retrieve(lexical_query, qvec, store, alpha=cfg.alpha(language), candidates=cfg.candidates)
+    passages = _latent_terms(q, passages, engine, store)
     t1 = time.perf_counter()
     kind = expected_type(q)
     sentence_alpha = cfg.alpha(language) * cfg.sentence_lexical_scale  # within one topic, shared names mislead

@@ -1,5 +1,8 @@
-"""Hybrid retrieval: dense (FAISS) and BM25 over chunks, fused by score with a per-language weight."""
+"""Hybrid retrieval: dense (FAISS) and BM25 over chunks, fused by score with a per-language weight;
+latent terms (index/sparse.py) break close calls between documents."""
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -48,3 +51,27 @@ def retrieve(question: str, query_vector: np.ndarray, store: IndexStore, *,
             sims = store.chunk_vectors[extra] @ query_vector
             dense.update({i: float(s) for i, s in zip(extra, sims)})
     return fuse(dense, lexical, alpha=alpha)
+
+
+def contested(passages: list[Passage], store: IndexStore, margin: float) -> bool:
+    """Whether a chunk of another document scores within `margin` of the best chunk.
+
+    A rival further behind is rarely overtaken by the latent-term bonus, so only close calls
+    are worth the question's extra forward pass (~23 ms; the margin is fitted in docs/evaluation.md).
+    """
+    if not passages:
+        return False
+    top = store.chunks[passages[0].chunk_id].doc_id
+    rival = next((p.score for p in passages if store.chunks[p.chunk_id].doc_id != top), None)
+    return rival is not None and passages[0].score - rival < margin
+
+
+def add_latent_terms(passages: list[Passage], scores: np.ndarray, *, weight: float) -> list[Passage]:
+    """Re-rank by fused score plus `weight` x each chunk's latent-term score scaled by the best one."""
+    if not passages:
+        return passages
+    mine = np.array([scores[p.chunk_id] for p in passages], dtype=np.float32)
+    top = float(mine.max())
+    bonus = weight * mine / top if top > 0 else np.zeros_like(mine)
+    out = [replace(p, score=p.score + float(b)) for p, b in zip(passages, bonus)]
+    return sorted(out, key=lambda p: -p.score)

