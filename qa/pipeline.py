@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from index.sparse import has_sparse
 from qa.answer_type import STRICT_KINDS, expected_type, highlight
 from qa.compose import compose
 from qa.coverage import coverage
@@ -43,10 +44,10 @@ def _support(ranked, coverage_question: str | None, store, cfg, kind: str | None
 def _latent_terms(question: str, passages, engine: Engine, store):
     """Passages re-ranked with latent terms when two documents are close and both sides have them."""
     weight, gate = engine.config.sparse_weight, engine.config.sparse_gate
-    embed_sparse = getattr(engine.embedder, "embed_sparse", None)
-    if weight <= 0 or store.chunk_sparse is None or embed_sparse is None or not contested(passages, store, gate):
+    usable = weight > 0 and store.chunk_sparse is not None and has_sparse(engine.embedder)
+    if not usable or not contested(passages, store, gate):
         return passages
-    scores = (store.chunk_sparse @ embed_sparse([question]).T).toarray().ravel()
+    scores = (store.chunk_sparse @ engine.embedder.embed_sparse([question]).T).toarray().ravel()
     return add_latent_terms(passages, scores, weight=weight)
 
 

