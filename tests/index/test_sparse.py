@@ -11,15 +11,6 @@ OPTS = BuildOptions(show_progress=False)
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("docs")
-    (root / "a.txt").write_text("Kemenperin mendorong kerja sama dengan UNIDO. Proyek fokus pada industri 4.0.",
-                                encoding="utf-8")
-    (root / "b.md").write_text("# Energi\n\nPembangkit listrik tenaga surya dibangun di Bali.", encoding="utf-8")
-    return root
-
-
-@pytest.fixture(scope="module")
 def built(docs, embedder):
     return build_store(load_documents([docs]), embedder, OPTS)
 

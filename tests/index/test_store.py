@@ -12,15 +12,6 @@ from index.types import Document
 OPTS = BuildOptions(show_progress=False)
 
 
-@pytest.fixture(scope="module")
-def docs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("docs")
-    (root / "a.txt").write_text("Kemenperin mendorong kerja sama dengan UNIDO. Proyek fokus pada industri 4.0.",
-                                encoding="utf-8")
-    (root / "b.md").write_text("# Energi\n\nPembangkit listrik tenaga surya dibangun di Bali.", encoding="utf-8")
-    return root
-
-
 def test_round_trip_keeps_offsets_vectors_and_search(docs, embedder, tmp_path):
     built = build_store(load_documents([docs]), embedder, OPTS)
     store_io.save(built, tmp_path)
