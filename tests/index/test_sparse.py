@@ -5,6 +5,7 @@ from index import sparse as latent
 from index import store as store_io
 from index.build import BuildOptions, build_store
 from index.documents import load_documents
+from two_documents import docs  # noqa: F401 (a fixture)
 
 OPTS = BuildOptions(show_progress=False)
 

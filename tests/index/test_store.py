@@ -8,6 +8,7 @@ from index.build import BuildOptions, build_store, in_context
 from index.documents import load_documents
 from index.errors import StoreError
 from index.types import Document
+from two_documents import docs  # noqa: F401 (a fixture)
 
 OPTS = BuildOptions(show_progress=False)
 

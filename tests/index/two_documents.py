@@ -1,4 +1,7 @@
-"""Fixtures for the index tests: a two-document folder (an Indonesian .txt and a .md)."""
+"""Fixture shared by the index tests: a two-document folder (an Indonesian .txt and a .md).
+
+Not a conftest.py: the test modules import the top-level tests/conftest.py by name.
+"""
 import pytest
 
 
