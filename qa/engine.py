@@ -21,8 +21,8 @@ class AnswerConfig:
     candidates: int = 20
     alpha_id: float = 0.3
     alpha_en: float = 0.2
-    abstain_threshold_id: float = 0.8402  # fitted by `python -m eval.calibrate`
-    abstain_threshold_en: float = 0.783
+    abstain_threshold_id: float = 0.8366  # fitted by `python -m eval.calibrate`
+    abstain_threshold_en: float = 0.7834
     passages_used: int = 5
     sentence_weight: float = 0.5
     sentence_lexical_scale: float = 0.25  # BM25 weight inside sentence selection, relative to the retrieval alpha
