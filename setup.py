@@ -11,7 +11,7 @@ from setuptools import Extension, setup
 FLAGS = ["-O3", "-mavx2", "-mfma", "-mf16c", "-funroll-loops", "-ffast-math", "-fno-strict-overflow", "-fopenmp"]
 
 ext_modules = []
-if sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64"):
+if sys.platform.startswith("linux") and platform.machine() == "x86_64":
     ext_modules.append(Extension("index.embedders._e5engine", sources=["index/embedders/e5engine/e5.c"],
                                  extra_compile_args=FLAGS, extra_link_args=["-fopenmp"], libraries=["m"],
                                  optional=True))
