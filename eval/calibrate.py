@@ -2,7 +2,10 @@
 
 Support (qa.select.support) is the cosine between the question and its best sentence plus a
 word-coverage bonus (qa.coverage), minus a penalty when a how-many/how-much question finds
-no figure.
+no figure; for English questions, plus a share of the latent terms the two have in common
+(qa.pipeline._latent_support; here computed for every question, not only near the threshold).
+The run also fits the thresholds on support without that share, and prints the overlap to
+assume when an index or embedder has no latent terms, so that those keep the plain decision.
 
 Positives are answerable questions asked over a corpus that holds their answer: the seed
 set over the reference document, TyDi QA over TyDi + Belebele passages, Belebele over
@@ -17,6 +20,7 @@ threshold of their own.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +35,24 @@ from qa.pipeline import answer
 LANGUAGES = ("id", "en")
 
 
-def supports(engine: Engine, questions: list[EvalQuestion]) -> list[tuple[str, float]]:
-    """(language, support) for each question."""
-    return [(q.lang, answer(q.question, engine).support) for q in questions]
+def supports(engine: Engine, questions: list[EvalQuestion]) -> list[tuple[str, float, float]]:
+    """(language, support, support without its latent-term part) for each question."""
+    weight, rows = engine.config.latent_support_weight, []
+    for q in questions:
+        a = answer(q.question, engine)
+        rows.append((q.lang, a.support, a.support - weight * (a.latent_overlap or 0.0)))
+    return rows
+
+
+def without_latent_terms(found: dict) -> dict:
+    """The same groups scored by plain support (what an index or embedder without latent terms gets)."""
+    return {name: (positive, [(lang, plain) for lang, _, plain in rows]) for name, (positive, rows) in found.items()}
+
+
+def missing_overlap(fits: dict, plain_fits: dict, weight: float, languages: tuple[str, ...]) -> float:
+    """The overlap that, assumed when latent terms are missing, puts plain support's fitted decision back."""
+    gaps = [fits[lang]["threshold"] - plain_fits[lang]["threshold"] for lang in languages if lang in fits]
+    return round(max(gaps) / weight, 4) if gaps and weight > 0 else 0.0
 
 
 def fit_threshold(pos: np.ndarray, neg: np.ndarray, max_false_per_30: float = 1.0) -> dict:
@@ -73,8 +92,8 @@ def fit_per_language(found: dict, max_false_per_30: float = 1.0) -> dict[str, di
     """Per language, the lowest of the thresholds fitted on each positive group: every corpus keeps the bound."""
     fits = {}
     for lang in LANGUAGES:
-        neg = np.array([s for positive, rows in found.values() if not positive for lg, s in rows if lg == lang])
-        positives = ([s for lg, s in rows if lg == lang] for positive, rows in found.values() if positive)
+        neg = np.array([r[1] for positive, rows in found.values() if not positive for r in rows if r[0] == lang])
+        positives = ([r[1] for r in rows if r[0] == lang] for positive, rows in found.values() if positive)
         per_group = [fit_threshold(np.array(pos), neg, max_false_per_30) for pos in positives if pos]
         if per_group:
             fits[lang] = min(per_group, key=lambda fit: fit["threshold"])
@@ -86,7 +105,7 @@ def report(found: dict, thresholds: dict[str, float]) -> list[str]:
     lines = []
     for name, (positive, rows) in found.items():
         for lang in LANGUAGES:
-            x = np.array([s for lg, s in rows if lg == lang])
+            x = np.array([r[1] for r in rows if r[0] == lang])
             if not len(x):
                 continue
             right = (x >= thresholds[lang]) if positive else (x < thresholds[lang])
@@ -108,7 +127,7 @@ def main() -> None:
     # TyDi and Belebele questions are each asked over three corpora: embed every question once
     embedder = SharedQueries(make_embedder(settings.embedder, **settings.embedder_options()), size=10_000)
     opts = build_options(settings, False)
-    config = config_from_settings(settings)
+    config = replace(config_from_settings(settings), latent_support_gate=False)  # every question's full support
 
     def engine_for(passages) -> Engine:  # indexes come from (and go to) the `qa eval` cache
         return Engine(embedder, config, index_passages(passages, embedder, opts).store)
@@ -116,9 +135,12 @@ def main() -> None:
     found = groups(engine_for, args.shared)
     fits = fit_per_language(found, args.max_false_per_30)
     print("\n".join(report(found, {lang: fit["threshold"] for lang, fit in fits.items()})))
+    plain_fits = fit_per_language(without_latent_terms(found), args.max_false_per_30)
     for lang, fit in fits.items():
-        print(f"{lang}: {fit}")
-    print(f"QA_ABSTAIN_THRESHOLD_ID={fits['id']['threshold']} QA_ABSTAIN_THRESHOLD_EN={fits['en']['threshold']}")
+        print(f"{lang}: {fit}\n    without latent terms: {plain_fits[lang]}")
+    missing = missing_overlap(fits, plain_fits, config.latent_support_weight, config.latent_support_languages)
+    print(f"QA_ABSTAIN_THRESHOLD_ID={fits['id']['threshold']} QA_ABSTAIN_THRESHOLD_EN={fits['en']['threshold']}"
+          f"  AnswerConfig.latent_support_missing={missing}")
 
 
 if __name__ == "__main__":

@@ -50,9 +50,11 @@ def _reusable(previous: IndexStore | None, embedder: Embedder, opts: BuildOption
         sents = previous.document_sentences(doc.doc_id)
         first = previous.sentence_id(doc.doc_id, 0) if sents else 0
         cids = by_doc.get(doc.doc_id, [])
+        rows = slice(first, first + len(sents))
         out[doc.checksum + doc.doc_id] = (
             sents, [previous.chunks[i] for i in cids],
-            previous.sentence_vectors[first : first + len(sents)], previous.chunk_vectors[cids],
+            previous.sentence_vectors[rows], previous.chunk_vectors[cids],
+            previous.sentence_sparse[rows] if previous.sentence_sparse is not None else None,
             previous.chunk_sparse[cids] if previous.chunk_sparse is not None else None,
         )
     return out
@@ -69,22 +71,23 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
         if hit is None:
             sents = split_document(doc)
             chunks = chunk_document(doc, sents, size=opts.chunk_size, overlap=opts.chunk_overlap)
-            hit = (sents, chunks, None, None, None)
+            hit = (sents, chunks, None, None, None, None)
             todo.append(len(parts))
         parts.append(hit)
     texts = ([in_context(documents[i], s.text) for i in todo for s in parts[i][0]]
              + [in_context(documents[i], c.text) for i in todo for c in parts[i][1]])
     vectors = _embed(embedder, texts, opts.show_progress)
     n_sent = sum(len(parts[i][0]) for i in todo)
-    terms = latent.embed_chunks(embedder, texts[n_sent:], opts.show_progress)
+    terms = latent.embed_texts(embedder, texts, opts.show_progress)  # same texts: sentences, then chunks
     s_iter, c_iter = iter(vectors[:n_sent]), iter(vectors[n_sent:])
-    row = 0
+    s_row, c_row = 0, n_sent
     for i in todo:
         sents, chunks = parts[i][:2]
-        rows = terms[row : row + len(chunks)] if terms is not None else None
-        row += len(chunks)
+        s_terms = terms[s_row : s_row + len(sents)] if terms is not None else None
+        c_terms = terms[c_row : c_row + len(chunks)] if terms is not None else None
+        s_row, c_row = s_row + len(sents), c_row + len(chunks)
         parts[i] = (sents, chunks, _take(s_iter, len(sents), embedder.dim),
-                    _take(c_iter, len(chunks), embedder.dim), rows)
+                    _take(c_iter, len(chunks), embedder.dim), s_terms, c_terms)
     store = _assemble(documents, parts, embedder, opts)
     known = dict(zip(previous.vocab, previous.vocab_vectors)) if reuse and previous is not None else {}
     with tqdm(total=0, desc="vocabulary", unit="word", disable=not opts.show_progress) as bar:
@@ -149,5 +152,6 @@ def _assemble(documents, parts, embedder, opts) -> IndexStore:
         lexical=LexicalIndex.build([c.text for c in chunks]),
         sentence_lexical=LexicalIndex.build([s.text for s in sentences]),
         vocab=[], vocab_vectors=np.zeros((0, dim), np.float32),
-        chunk_sparse=latent.stack([p[4] for p in parts], getattr(embedder, "sparse_dim", 0)),
+        sentence_sparse=latent.stack([p[4] for p in parts], getattr(embedder, "sparse_dim", 0)),
+        chunk_sparse=latent.stack([p[5] for p in parts], getattr(embedder, "sparse_dim", 0)),
     )

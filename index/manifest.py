@@ -8,8 +8,9 @@ from pydantic import BaseModel
 
 FORMAT_VERSION = 3
 # Bump when the text fed to the embedder for sentences or chunks changes: vectors built
-# with another recipe must not be reused. (v3: chunks also get latent terms, index/sparse.py.)
-EMBED_RECIPE = "v3:title+sentence|title+chunk|chunk latent terms"
+# with another recipe must not be reused. (v3: chunks also get latent terms, index/sparse.py;
+# v4: sentences too.)
+EMBED_RECIPE = "v4:title+sentence|title+chunk|sentence and chunk latent terms"
 
 
 class DocumentEntry(BaseModel):

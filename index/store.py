@@ -4,7 +4,8 @@ Layout of an index directory:
     CURRENT            name of the live build (replaced atomically with os.replace)
     builds/<name>/     manifest.json, records.json, chunk_vectors.npy,
                        sentence_vectors.npy, dense.faiss, lexical/ (chunks),
-                       lexical_sentences/, chunk_sparse.npz (when the embedder has a sparse head)
+                       lexical_sentences/, chunk_sparse.npz and sentence_sparse.npz
+                       (when the embedder has a sparse head)
 A build is written under builds/.tmp-<name> and renamed when complete, so a crash
 mid-build leaves the previous build live and loadable.
 """
@@ -53,6 +54,7 @@ class IndexStore:
     vocab_vectors: np.ndarray
     path: Path | None = None
     chunk_sparse: sparse.csr_matrix | None = None  # latent terms per chunk (index/sparse.py); None: no head
+    sentence_sparse: sparse.csr_matrix | None = None  # ...and per sentence (None also for builds before v4)
     _word_pos: dict[str, int] = field(default_factory=dict, repr=False)
     _doc_pos: dict[str, int] = field(default_factory=dict, repr=False)
     _first_sentence: dict[str, int] = field(default_factory=dict, repr=False)
@@ -128,9 +130,10 @@ def _write_files(store: IndexStore, tmp: Path) -> dict[str, str]:
     store.lexical.save(tmp / "lexical")
     store.sentence_lexical.save(tmp / "lexical_sentences")
     names = list(DATA_FILES) + [f"{d}/{p.name}" for d in LEXICAL_DIRS for p in sorted((tmp / d).iterdir())]
-    if store.chunk_sparse is not None:
-        latent.save(store.chunk_sparse, tmp / latent.FILE)
-        names.append(latent.FILE)
+    for matrix, name in ((store.chunk_sparse, latent.CHUNK_FILE), (store.sentence_sparse, latent.SENTENCE_FILE)):
+        if matrix is not None:
+            latent.save(matrix, tmp / name)
+            names.append(name)
     return {name: sha256_file(tmp / name) for name in names}
 
 
@@ -244,5 +247,7 @@ def _read_build(build: Path, manifest: Manifest) -> IndexStore:
         vocab=json.loads((build / "vocab.json").read_text(encoding="utf-8")),
         vocab_vectors=np.load(build / "vocab_vectors.npy"),
         path=build,
-        chunk_sparse=latent.load(build / latent.FILE) if latent.FILE in manifest.files else None,
+        chunk_sparse=latent.load(build / latent.CHUNK_FILE) if latent.CHUNK_FILE in manifest.files else None,
+        sentence_sparse=(latent.load(build / latent.SENTENCE_FILE)
+                         if latent.SENTENCE_FILE in manifest.files else None),
     )

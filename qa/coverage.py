@@ -1,7 +1,9 @@
-"""How much of a question's vocabulary a sentence covers, each word weighted by its rarity."""
+"""How much of a question a sentence covers: its words, each weighted by its rarity, and its latent terms."""
 from __future__ import annotations
 
 import math
+
+from scipy import sparse
 
 from index.lexical import tokenize
 from index.store import IndexStore
@@ -23,3 +25,16 @@ def coverage(question: str, sentence: str, store: IndexStore, aliases: dict[str,
     idf = {w: math.log((index.size + 1) / (index.document_frequency(w) + 0.5)) for w in words}
     total = sum(idf.values())
     return sum(v for w, v in idf.items() if w in have) / total if total > 0 else 0.0
+
+
+def latent_overlap(question_terms: sparse.csr_matrix, sentence_terms: sparse.csr_matrix) -> float:
+    """Cosine between a question's and a sentence's latent terms (index/sparse.py), 0..1.
+
+    The features are shared across languages, so an English question and the Indonesian
+    sentence that answers it light up many of the same ones, where word coverage only sees
+    the few words the lexical bridge maps.
+    """
+    dot = float(question_terms.multiply(sentence_terms).sum())
+    norms = math.sqrt(float(question_terms.multiply(question_terms).sum())
+                      * float(sentence_terms.multiply(sentence_terms).sum()))
+    return dot / norms if norms > 0 else 0.0

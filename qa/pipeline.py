@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import time
+from functools import cache
 
 from index.sparse import has_sparse
 from qa.answer_type import STRICT_KINDS, expected_type, highlight
 from qa.compose import compose
-from qa.coverage import coverage
+from qa.coverage import coverage, latent_overlap
 from qa.engine import Engine
 from qa.errors import InvalidQuestion
 from qa.expand import bridge
@@ -41,14 +42,35 @@ def _support(ranked, coverage_question: str | None, store, cfg, kind: str | None
                    type_penalty=penalty, coverage=covered, coverage_weight=cfg.support_coverage_weight)
 
 
-def _latent_terms(question: str, passages, engine: Engine, store):
+def _latent_terms(question_terms, passages, engine: Engine, store):
     """Passages re-ranked with latent terms when two documents are close and both sides have them."""
     weight, gate = engine.config.sparse_weight, engine.config.sparse_gate
     usable = weight > 0 and store.chunk_sparse is not None and has_sparse(engine.embedder)
     if not usable or not contested(passages, store, gate):
         return passages
-    scores = (store.chunk_sparse @ engine.embedder.embed_sparse([question]).T).toarray().ravel()
+    scores = (store.chunk_sparse @ question_terms().T).toarray().ravel()
     return add_latent_terms(passages, scores, weight=weight)
+
+
+def _latent_support(strength: float, ranked, language: str, question_terms, engine: Engine, store):
+    """(support, overlap): support plus `latent_support_weight` x the best sentence's latent overlap.
+
+    The overlap costs a second model pass, so by default it is computed only when it can change
+    the decision (support less than the weight below the threshold); otherwise the plain support,
+    already on the right side of the threshold, is returned. Without latent terms (no sparse head,
+    an index built before v4) the overlap fitted by eval.calibrate for that case stands in.
+    """
+    cfg = engine.config
+    weight = cfg.latent_support_weight
+    if not ranked or weight <= 0 or language not in cfg.latent_support_languages:
+        return strength, None
+    if store.sentence_sparse is None or not has_sparse(engine.embedder):
+        return strength + weight * cfg.latent_support_missing, None
+    threshold = cfg.abstain_threshold(language)
+    if cfg.latent_support_gate and not threshold - weight <= strength < threshold:
+        return strength, None
+    overlap = latent_overlap(question_terms(), store.sentence_sparse[ranked[0].sentence_id])
+    return strength + weight * overlap, overlap
 
 
 def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer:
@@ -62,7 +84,8 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     bridged = bridge(q, store, engine.words, threshold=cfg.expand_threshold) if language in cfg.expand_languages else {}
     lexical_query = " ".join([q, *bridged.values()])
     passages = retrieve(lexical_query, qvec, store, alpha=cfg.alpha(language), candidates=cfg.candidates)
-    passages = _latent_terms(q, passages, engine, store)
+    question_terms = cache(lambda: engine.embedder.embed_sparse([q]))  # one extra model pass at most
+    passages = _latent_terms(question_terms, passages, engine, store)
     t1 = time.perf_counter()
     kind = expected_type(q)
     sentence_alpha = cfg.alpha(language) * cfg.sentence_lexical_scale  # within one topic, shared names mislead
@@ -71,6 +94,7 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
                              kind=kind, type_weight=cfg.type_weight)
     citations = cite(ranked, store, top_k or cfg.top_k)
     strength = _support(ranked, q if language in cfg.coverage_languages else None, store, cfg, kind, bridged)
+    strength, overlap = _latent_support(strength, ranked, language, question_terms, engine, store)
     abstained = not citations or strength < cfg.abstain_threshold(language)
     text = compose(citations, language, abstained=abstained)
     marked = highlight(citations[0], kind, lexical_query) if citations and not abstained else None
@@ -78,7 +102,7 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     timings = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
     return Answer(answer=text, language=language, abstained=abstained, citations=citations,
                   timings_ms={k: round(v, 2) for k, v in timings.items()},
-                  passages=tuple(passages), support=round(strength, 4), highlight=marked)
+                  passages=tuple(passages), support=round(strength, 4), latent_overlap=overlap, highlight=marked)
 
 
 def warm_up(engine: Engine) -> None:

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
                                "document's best chunk scores within this of the top chunk")
     # minimum support to answer, per question language (fitted by `python -m eval.calibrate`)
     abstain_threshold_id: float = Field(0.8366, description="for Indonesian questions")
-    abstain_threshold_en: float = Field(0.7834, description="for English questions (over Indonesian text)")
+    abstain_threshold_en: float = Field(0.8003, description="for English questions (over Indonesian text)")
     answer_mode: Literal["extractive", "generative"] = Field(
         "extractive", description="default for requests that don't say; generative needs an LLM endpoint")
 

