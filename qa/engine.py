@@ -36,13 +36,13 @@ class AnswerConfig:
     support_lexical_weight: float = 0.05  # see qa.select.support; fitted with eval/calibrate.py
     support_lexical_cap: float = 3.0
     sparse_weight: float = 0.5  # latent-term bonus in chunk ranking (qa.retrieve.add_latent_terms); 0 = off
+    sparse_gate: float = 0.2  # ...paid for only when another document's chunk is this close (qa.retrieve.contested)
     # Support also counts the latent terms the question shares with its best sentence (qa.coverage.latent_overlap),
     # for English questions, whose bridged-word coverage misses most cross-lingual matches (docs/evaluation.md).
     latent_support_weight: float = 0.1
     latent_support_languages: tuple[str, ...] = ("en",)
     latent_support_gate: bool = True  # pay the extra model pass only when it can change the decision
     latent_support_missing: float = 0.169  # overlap assumed without latent terms (fitted by eval.calibrate)
-    sparse_gate: float = 0.2  # ...paid for only when another document's chunk is this close (qa.retrieve.contested)
     expand_threshold: float = 0.915  # cosine for mapping a question word onto a corpus word
     expand_languages: tuple[str, ...] = ("en",)
     max_question_chars: int = 2000

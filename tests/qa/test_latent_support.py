@@ -3,26 +3,13 @@ import copy
 from dataclasses import replace
 
 import pytest
+from conftest import CountingEmbedder
 
 from qa.engine import Engine
 from qa.pipeline import answer
 
 ON_TOPIC = "Who is the UNIDO representative for Indonesia?"
 OFF_TOPIC = "Who won the 2018 FIFA World Cup?"
-
-
-class CountingEmbedder:
-    """The real embedder, counting the latent-term passes."""
-
-    def __init__(self, inner):
-        self.inner, self.sparse_calls = inner, 0
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def embed_sparse(self, texts, progress=None):
-        self.sparse_calls += 1
-        return self.inner.embed_sparse(texts, progress)
 
 
 def engine_with(engine, store=None, **changes):
