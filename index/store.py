@@ -17,6 +17,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import faiss
@@ -28,6 +29,7 @@ from index.errors import StoreError
 from index.lexical import LexicalIndex
 from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest, sha256_file
 from index.types import Chunk, Document, Sentence
+from index.vocab import lowercase_words
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,11 @@ class IndexStore:
         """Attach the corpus vocabulary and its vectors."""
         self.vocab, self.vocab_vectors = words, vectors
         self._word_pos = {w: i for i, w in enumerate(words)}
+
+    @cached_property
+    def lowercase_words(self) -> frozenset[str]:
+        """Words the documents write in lower case somewhere ("presiden", not "Widodo"); see index/vocab.py."""
+        return lowercase_words([d.text for d in self.documents])
 
     def word_id(self, word: str) -> int | None:
         """Row of `word` in vocab_vectors, or None."""

@@ -14,6 +14,7 @@ from index.embedders.base import Embedder
 from index.lexical import tokenize
 
 WORD = re.compile(r"[^\W\d_]{3,}")  # alphabetic tokens of 3+ letters; numbers match exactly anyway
+LETTERS = re.compile(r"[^\W\d_]{2,}")  # an initial ("S. Miyoshi") is no word
 
 
 def vocabulary(texts: list[str]) -> list[str]:
@@ -37,3 +38,8 @@ def embed_vocabulary(words: list[str], embedder: Embedder, known: dict[str, np.n
     rows = [known[w] if w in known else fresh[w] for w in words]
     matrix = np.array(rows, dtype=np.float32).reshape(len(words), embedder.dim)
     return matrix, len(missing)
+
+
+def lowercase_words(texts: list[str]) -> frozenset[str]:
+    """Words the texts write in lower case somewhere: common words, even where a title capitalises them."""
+    return frozenset(w for t in texts for w in LETTERS.findall(t) if w.islower())

@@ -54,6 +54,7 @@ NAME_SPAN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:bin|binti|van|von|de|da|d
                        r"[A-Z][\w'’.-]*)*", re.U)
 
 
+ACRONYM_AFTER = re.compile(r"\s*\(\s*[A-Z][A-Za-z]*[A-Z]")  # "... (RCID)": an organisation or programme
 AFTER_WEIGHT = 2.0  # see _distance; on TyDi 1 gave 0.695, 2 gave 0.707, 3 gave 0.701, 4 gave 0.695
 
 # Kinds whose answer is always a figure: a sentence without one cannot answer the question.
@@ -105,23 +106,43 @@ def type_match(sentence: str, kind: str | None, question: str) -> bool:
     return bool(candidate_spans(sentence, kind, question))
 
 
-def highlight(citation: Citation, kind: str | None, question: str) -> Highlight | None:
+def highlight(citation: Citation, kind: str | None, question: str,
+              common_words: frozenset[str] = frozenset()) -> Highlight | None:
     """The short answer of `kind` inside `citation`, with document offsets (None when there is none).
 
     Of several candidates the one nearest a question word wins, "lahir pada 9 Juni 1075" over
     a later "meninggal 4 Desember 1137" for "Kapan X lahir?" (TyDi: 0.665 -> 0.707 of marked
-    spans match the gold answer); then the longest: "17 April 2007" over "2007".
+    spans match the gold answer); then the longest: "17 April 2007" over "2007". For "who", a
+    name must not be a title (its first word among `common_words`, the words the corpus writes in
+    lower case), an acronym or a body named before its acronym, and full names come first (TyDi
+    person questions: 24 of 43 marks right -> 30 of 41).
     """
     asked = set(_words(question))
     spans = [s for s in candidate_spans(citation.text, kind, question)
              # a name sharing a word with the question is the asker's topic, not its answer
              if kind not in (PERSON, PLACE) or not asked.intersection(_words(s.text))]
+    if kind == PERSON:
+        spans = [s for s in spans if _person_like(s, citation.text, common_words)]
     if not spans:
         return None
     anchors = _anchors(citation.text, question)
-    best = min(spans, key=lambda s: (_distance(s, anchors), -(s.end - s.start)))  # min keeps reading order
+    # for "who", a full name anywhere beats a one-word span, more often a place, people or body
+    # ("Indonesia", "Kemenperin"); then the nearest; min keeps reading order
+    best = min(spans, key=lambda s: (_lone_name(s, kind), _distance(s, anchors), -(s.end - s.start)))
     return Highlight(n=citation.n, doc_id=citation.doc_id, kind=kind, text=best.text,
                      start=citation.start + best.start, end=citation.start + best.end)
+
+
+def _person_like(span: Span, sentence: str, common_words: frozenset[str]) -> bool:
+    """Not a title or sentence opener ("Presiden ...", "Para"), an acronym ("UNIDO") or a body it abbreviates."""
+    if _words(span.text)[0] in common_words or (len(span.text) > 1 and span.text.isupper()):
+        return False
+    return not ACRONYM_AFTER.match(sentence, span.end)  # "Akses Industri Internasional (KPAII)"
+
+
+def _lone_name(span: Span, kind: str) -> bool:
+    """A one-word candidate answer to a "who" question."""
+    return kind == PERSON and len(_words(span.text)) == 1
 
 
 def _anchors(sentence: str, question: str) -> list[tuple[int, int]]:

@@ -97,7 +97,8 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     strength, overlap = _latent_support(strength, ranked, language, question_terms, engine, store)
     abstained = not citations or strength < cfg.abstain_threshold(language)
     text = compose(citations, language, abstained=abstained)
-    marked = highlight(citations[0], kind, lexical_query) if citations and not abstained else None
+    marked = (highlight(citations[0], kind, lexical_query, store.lowercase_words)
+              if citations and not abstained else None)
     t2 = time.perf_counter()
     timings = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
     return Answer(answer=text, language=language, abstained=abstained, citations=citations,
@@ -109,3 +110,4 @@ def warm_up(engine: Engine) -> None:
     """Answer one question so the first user doesn't pay for lazy loads (language model, caches)."""
     if engine.store is not None:
         answer("Apa isi dokumen ini?", engine)
+        engine.store.lowercase_words  # noqa: B018 - computed once here, not on the first "who" question

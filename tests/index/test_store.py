@@ -125,3 +125,11 @@ def test_an_index_embedded_by_an_older_recipe_loads_with_a_warning(docs, embedde
         loaded = store_io.load(tmp_path, embedder_id=embedder.id)
     assert loaded.manifest.embed_recipe == "v1:sentence|chunk"
     assert "older recipe" in caplog.text and "qa index" in caplog.text
+
+
+def test_lowercase_words_are_those_written_in_lower_case_somewhere():
+    from index.vocab import lowercase_words
+
+    words = lowercase_words(["Presiden Joko Widodo bertemu presiden Prancis.", "S. Miyoshi dan Ide dari Lorraine."])
+    assert {"presiden", "bertemu", "dan", "dari"} <= words
+    assert not {"joko", "widodo", "prancis", "s", "miyoshi", "ide", "lorraine"} & words

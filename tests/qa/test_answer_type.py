@@ -99,3 +99,30 @@ def test_pipeline_highlights_the_short_answer(engine):
 def test_amount_questions_abstain_when_no_sentence_has_an_amount(engine, question):
     ans = answer(question, engine)
     assert ans.abstained and ans.highlight is None
+
+
+def cite_text(sentence: str) -> Citation:
+    return Citation(n=1, doc_id="d", sentence_index=0, text=sentence, start=0, end=len(sentence), score=1.0)
+
+
+def test_a_full_name_wins_over_a_nearer_single_capitalised_word():
+    citation = cite_text("Jailangkung merupakan film horor Indonesia yang disutradarai oleh Jose Poernomo.")
+    assert highlight(citation, "person", "Siapakah sutradara film Jailangkung?").text == "Jose Poernomo"
+
+
+def test_titles_the_corpus_writes_in_lower_case_are_not_people():
+    citation = cite_text("Ia menikah dengan Presiden Amerika Serikat, yang menjabat sejak 1989.")
+    common = frozenset({"presiden", "menikah"})
+    assert highlight(citation, "person", "Siapa istri George Bush?", common) is None
+    assert highlight(citation, "person", "Siapa istri George Bush?").text == "Presiden Amerika Serikat"
+
+
+def test_acronyms_and_the_bodies_they_abbreviate_are_not_people():
+    citation = cite_text("Direktur Jenderal Ketahanan, dan Akses Industri Internasional (KPAII) Kemenperin, Dody Widodo hadir.")
+    assert highlight(citation, "person", "Siapa Direktur Jenderal KPAII?").text == "Dody Widodo"
+    assert highlight(cite_text("Program itu, menurut UNIDO, berhasil."), "person", "Siapa yang menilainya?") is None
+
+
+def test_pipeline_marks_the_director_general_by_name(engine):
+    ans = answer("Siapa Direktur Jenderal KPAII?", engine)
+    assert not ans.abstained and ans.highlight.text == "Dody Widodo"
