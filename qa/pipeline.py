@@ -53,19 +53,20 @@ def _latent_terms(question_terms, passages, engine: Engine, store):
 
 
 def _latent_support(strength: float, ranked, language: str, question_terms, engine: Engine, store):
-    """(support, overlap): support plus `latent_support_weight` x the best sentence's latent overlap.
+    """(support, overlap counted): support plus `latent_support_weight` x the best sentence's latent overlap.
 
     The overlap costs a second model pass, so by default it is computed only when it can change
     the decision (support less than the weight below the threshold); otherwise the plain support,
     already on the right side of the threshold, is returned. Without latent terms (no sparse head,
-    an index built before v4) the overlap fitted by eval.calibrate for that case stands in.
+    an index built before v4) the overlap fitted by eval.calibrate for that case stands in, and is
+    returned as the overlap counted, so support minus weight x overlap is always plain support.
     """
     cfg = engine.config
     weight = cfg.latent_support_weight
     if not ranked or weight <= 0 or language not in cfg.latent_support_languages:
         return strength, None
     if store.sentence_sparse is None or not has_sparse(engine.embedder):
-        return strength + weight * cfg.latent_support_missing, None
+        return strength + weight * cfg.latent_support_missing, cfg.latent_support_missing
     threshold = cfg.abstain_threshold(language)
     if cfg.latent_support_gate and not threshold - weight <= strength < threshold:
         return strength, None

@@ -50,7 +50,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     passages: tuple[Passage, ...] = ()
     support: float = 0.0
-    latent_overlap: float | None = None  # the latent-term part of support, when it was computed (for calibration)
+    latent_overlap: float | None = None  # the latent overlap support counted (or its stand-in); None: not counted
     mode: str = "extractive"  # "generative" when a language model was asked (see qa/generate.py)
     fallback: bool = False  # True: generation failed or was rejected; this is the extractive answer
     fallback_reason: str | None = None
