@@ -126,3 +126,11 @@ def test_acronyms_and_the_bodies_they_abbreviate_are_not_people():
 def test_pipeline_marks_the_director_general_by_name(engine):
     ans = answer("Siapa Direktur Jenderal KPAII?", engine)
     assert not ans.abstained and ans.highlight.text == "Dody Widodo"
+
+
+@pytest.mark.parametrize(("question", "sentence", "expected"), [
+    ("Berapakah luas Bendung Katulampa?", "Bendung ini dibangun dengan 2 pintu untuk mengairi lahan seluas 5.000 hektare.", "5.000"),
+    ("Berapa berat menara itu?", "Menara itu setinggi sembilan lantai, sedangkan beratnya mencapai 180 ton.", "180"),
+])
+def test_a_question_word_inside_an_affixed_word_anchors_the_answer(question, sentence, expected):
+    assert highlight(cite_text(sentence), "number", question).text == expected
