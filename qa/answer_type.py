@@ -35,7 +35,7 @@ YEAR = rf"(?:1[0-9]{{3}}|20[0-9]{{2}})(?:\s?{ERA})?"
 ANY_YEAR = rf"(?:\d{{1,4}}(?:\s?{ERA})?)"  # after a month or "tahun", any year counts, ancient ones too
 DATE_SPAN = re.compile(
     rf"\b(?:\d{{1,2}}\s+(?:{MONTH})\s+{ANY_YEAR}|(?:{MONTH})\s+\d{{1,2}},?\s+{ANY_YEAR}|(?:{MONTH})\s+{ANY_YEAR}|"
-    rf"(?:(?<=tahun\s)|(?<=year\s)){ANY_YEAR}|\d{{1,4}}\s?{ERA}|{YEAR}(?:\s?[-–]\s?{YEAR})?|abad\s+ke-?\s?\d+|"
+    rf"(?:(?<=tahun\s)|(?<=year\s)){ANY_YEAR}|\d{{1,4}}\s?{ERA}|{YEAR}(?:\s?[-–]\s?{YEAR}|-?an|s)?|abad\s+ke-?\s?\d+|"
     rf"\d{{1,2}}(?:st|nd|rd|th)?\s+century|(?:bulan|tahun|minggu|pekan|hari) (?:ini|lalu|depan)|"
     rf"(?:this|next|last) (?:month|year|week))\b", re.I)
 NUMBER_WORD = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))

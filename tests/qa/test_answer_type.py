@@ -134,3 +134,12 @@ def test_pipeline_marks_the_director_general_by_name(engine):
 ])
 def test_a_question_word_inside_an_affixed_word_anchors_the_answer(question, sentence, expected):
     assert highlight(cite_text(sentence), "number", question).text == expected
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    ("Kelompok suporter ini mulai aktif pada 1970an di kota itu.", "1970an"),
+    ("Kelompok suporter ini mulai aktif pada 1970-an di kota itu.", "1970-an"),
+    ("The group became active in the 1970s in that city.", "1970s"),
+])
+def test_decades_are_dates(sentence, expected):
+    assert texts(sentence, "date", "Kapan kelompok itu mulai aktif?") == [expected]
