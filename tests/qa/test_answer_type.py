@@ -143,3 +143,9 @@ def test_a_question_word_inside_an_affixed_word_anchors_the_answer(question, sen
 ])
 def test_decades_are_dates(sentence, expected):
     assert texts(sentence, "date", "Kapan kelompok itu mulai aktif?") == [expected]
+
+
+def test_the_answer_is_sought_next_to_the_predicate_not_the_topic_name():
+    sentence = "Lahir pada tahun 1928 di Los Angeles, Kitagawa kembali ke Jepang bersama keluarganya."
+    assert highlight(cite_text(sentence), "place", "Dimana Johnny Kitagawa lahir?").text == "Los Angeles"
+    assert highlight(cite_text(sentence), "place", "Ke mana Kitagawa kembali?").text == "Jepang"
