@@ -156,12 +156,15 @@ def _anchors(sentence: str, question: str) -> list[tuple[int, int]]:
     oleh ..."), so names anchor only when nothing else does (TyDi: 2 more marks right).
     """
     words = set(tokenize(question))
-    names = {w.lower() for w in NAME_WORD.findall(question[1:])}  # not the first word: grammar
+    names = words & {w.lower() for w in NAME_WORD.findall(question[1:])}  # not the first word: grammar
+    return _occurrences(sentence, words - names) or _occurrences(sentence, names)
+
+
+def _occurrences(sentence: str, words: set[str]) -> list[tuple[int, int]]:
+    """(start, end) of the words of `sentence` that are `words`, or wrap one of 4+ letters in affixes."""
     stems = tuple(w for w in words if len(w) >= 4)
-    found = [(m.span(), w in names) for m in re.finditer(r"\w+", sentence)
-             if (w := m.group(0).lower()) in words or w.startswith(stems) or w.endswith(stems)]
-    predicate = [span for span, is_name in found if not is_name]
-    return predicate or [span for span, _ in found]
+    return [m.span() for m in re.finditer(r"\w+", sentence)
+            if (w := m.group(0).lower()) in words or w.startswith(stems) or w.endswith(stems)]
 
 
 def _distance(span: Span, anchors: list[tuple[int, int]]) -> float:
