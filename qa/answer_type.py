@@ -55,6 +55,7 @@ NAME_SPAN = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:bin|binti|van|von|de|da|d
 
 
 NAME_WORD = re.compile(r"\b[A-Z]\w*")
+ORDINAL, ASKS_ORDINAL = re.compile(r"ke-?(?=[^\W\d_])", re.I), re.compile(r"\bke-?\s?berapa", re.I)
 ACRONYM_AFTER = re.compile(r"\s*\(\s*[A-Z][A-Za-z]*[A-Z]")  # "... (RCID)": an organisation or programme
 AFTER_WEIGHT = 2.0  # see _distance; on TyDi 1 gave 0.695, 2 gave 0.707, 3 gave 0.701, 4 gave 0.695
 
@@ -118,12 +119,8 @@ def highlight(citation: Citation, kind: str | None, question: str,
     lower case), an acronym or a body named before its acronym, and full names come first (TyDi
     person questions: 24 of 43 marks right -> 30 of 41).
     """
-    asked = set(_words(question))
     spans = [s for s in candidate_spans(citation.text, kind, question)
-             # a name sharing a word with the question is the asker's topic, not its answer
-             if kind not in (PERSON, PLACE) or not asked.intersection(_words(s.text))]
-    if kind == PERSON:
-        spans = [s for s in spans if _person_like(s, citation.text, common_words)]
+             if _may_answer(s, kind, question, citation.text, common_words)]
     if not spans:
         return None
     anchors = _anchors(citation.text, question)
@@ -132,6 +129,15 @@ def highlight(citation: Citation, kind: str | None, question: str,
     best = min(spans, key=lambda s: (_lone_name(s, kind), _distance(s, anchors), -(s.end - s.start)))
     return Highlight(n=citation.n, doc_id=citation.doc_id, kind=kind, text=best.text,
                      start=citation.start + best.start, end=citation.start + best.end)
+
+
+def _may_answer(span: Span, kind: str, question: str, sentence: str, common_words: frozenset[str]) -> bool:
+    """Whether a candidate can be the short answer, not part of what the question is about."""
+    if kind == PERSON:  # a name sharing a word with the question is the asker's topic, not its answer
+        return not set(_words(question)).intersection(_words(span.text)) and _person_like(span, sentence, common_words)
+    if kind == NUMBER:  # "kedua" (second) answers "ke berapa", not "berapa" (TyDi: "Berapa lama ...?")
+        return not ORDINAL.match(span.text) or bool(ASKS_ORDINAL.search(question))
+    return True  # a place may share the question's name: "Pulau Malé" for "Di mana letak kota Malé?"
 
 
 def _person_like(span: Span, sentence: str, common_words: frozenset[str]) -> bool:

@@ -149,3 +149,14 @@ def test_the_answer_is_sought_next_to_the_predicate_not_the_topic_name():
     sentence = "Lahir pada tahun 1928 di Los Angeles, Kitagawa kembali ke Jepang bersama keluarganya."
     assert highlight(cite_text(sentence), "place", "Dimana Johnny Kitagawa lahir?").text == "Los Angeles"
     assert highlight(cite_text(sentence), "place", "Ke mana Kitagawa kembali?").text == "Jepang"
+
+
+def test_an_ordinal_does_not_answer_how_many_or_how_long():
+    sentence = "Perang itu berlangsung hampir 20 tahun dan dikenal sebagai perang kedua."
+    assert highlight(cite_text(sentence), "number", "Berapa lama perang itu berlangsung?").text == "20"
+    assert highlight(cite_text("Ia menjadi raja kedua dinasti itu."), "number", "Raja ke berapa dia?").text == "kedua"
+
+
+def test_a_place_may_carry_the_name_the_question_asks_about():
+    sentence = "Malé adalah ibu kota Maladewa yang terletak di Pulau Malé."
+    assert highlight(cite_text(sentence), "place", "Dimanakah letak kota Malé?").text == "Pulau Malé"
