@@ -117,10 +117,11 @@ def highlight(citation: Citation, kind: str | None, question: str,
     spans match the gold answer); then the longest: "17 April 2007" over "2007". For "who", a
     name must not be a title (its first word among `common_words`, the words the corpus writes in
     lower case), an acronym or a body named before its acronym, and full names come first (TyDi
-    person questions: 24 of 43 marks right -> 30 of 41).
+    person questions: 24 of 43 marks right -> 30 of 41; 31 with the topic-name rule of _anchors).
     """
+    asked = set(_words(question))
     spans = [s for s in candidate_spans(citation.text, kind, question)
-             if _may_answer(s, kind, question, citation.text, common_words)]
+             if _may_answer(s, kind, question, asked, citation.text, common_words)]
     if not spans:
         return None
     anchors = _anchors(citation.text, question)
@@ -131,10 +132,11 @@ def highlight(citation: Citation, kind: str | None, question: str,
                      start=citation.start + best.start, end=citation.start + best.end)
 
 
-def _may_answer(span: Span, kind: str, question: str, sentence: str, common_words: frozenset[str]) -> bool:
-    """Whether a candidate can be the short answer, not part of what the question is about."""
+def _may_answer(span: Span, kind: str, question: str, asked: set[str], sentence: str,
+                common_words: frozenset[str]) -> bool:
+    """Whether a candidate can be the short answer, not part of what the question (words `asked`) is about."""
     if kind == PERSON:  # a name sharing a word with the question is the asker's topic, not its answer
-        return not set(_words(question)).intersection(_words(span.text)) and _person_like(span, sentence, common_words)
+        return not asked.intersection(_words(span.text)) and _person_like(span, sentence, common_words)
     if kind == NUMBER:  # "kedua" (second) answers "ke berapa", not "berapa" (TyDi: "Berapa lama ...?")
         return not ORDINAL.match(span.text) or bool(ASKS_ORDINAL.search(question))
     return True  # a place may share the question's name: "Pulau Malé" for "Di mana letak kota Malé?"

@@ -31,6 +31,10 @@ def texts(sentence, kind, question):
     return [s.text for s in candidate_spans(sentence, kind, question)]
 
 
+def cite_text(sentence: str) -> Citation:
+    return Citation(n=1, doc_id="d", sentence_index=0, text=sentence, start=0, end=len(sentence), score=1.0)
+
+
 def test_dates_full_and_ancient():
     assert "17 April 2007" in texts("Album ini dirilis pada tanggal 17 April 2007 di Amerika.", "date", "Kapan dirilis?")
     assert "591" in texts("Su Dingfang dilahirkan pada tahun 591.", "date", "Kapan Su Dingfang lahir?")
@@ -74,13 +78,13 @@ def test_highlight_offsets_point_into_the_document(prefix, day, year):
 ])
 def test_of_several_dates_the_one_next_to_the_question_word_is_marked(question, expected):
     sentence = "Lothar II (lahir 9 Juni 1075 – meninggal 4 Desember 1137) dinobatkan tahun 1133 di Roma."
-    citation = Citation(n=1, doc_id="d", sentence_index=0, text=sentence, start=0, end=len(sentence), score=1.0)
+    citation = cite_text(sentence)
     assert highlight(citation, "date", question).text == expected
 
 
 def test_at_equal_distance_the_span_after_the_question_word_wins():
     sentence = "Daftar tahun: 1120 dinobatkan 1133 wafat."
-    citation = Citation(n=1, doc_id="d", sentence_index=0, text=sentence, start=0, end=len(sentence), score=1.0)
+    citation = cite_text(sentence)
     assert highlight(citation, "date", "Kapan ia dinobatkan?").text == "1133"
     assert highlight(citation, "date", "Kapan ia wafat?").text == "1133"  # nearest first: 1133 sits right before
 
@@ -99,10 +103,6 @@ def test_pipeline_highlights_the_short_answer(engine):
 def test_amount_questions_abstain_when_no_sentence_has_an_amount(engine, question):
     ans = answer(question, engine)
     assert ans.abstained and ans.highlight is None
-
-
-def cite_text(sentence: str) -> Citation:
-    return Citation(n=1, doc_id="d", sentence_index=0, text=sentence, start=0, end=len(sentence), score=1.0)
 
 
 def test_a_full_name_wins_over_a_nearer_single_capitalised_word():
