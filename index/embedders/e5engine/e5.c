@@ -9,8 +9,19 @@
  *   - a full group of 8 output rows keeps its 8 accumulators in registers;
  *   - the -8 nibble offset's correction is one dot product per output over d_a * sum(a),
  *     not a scalar chain (that spilled to the stack) inside the hot loop.
- * Vectors agree with the wheel's engine to cosine >= 0.9999 (tests/index/test_engine.py).
- * Measured in docs/embedders.md. Original header follows. */
+ * qa-engine-2 (2026-11-29), also in the hot path:
+ *   - the 8 rows' float sums are reduced together (pairwise adds) and their offset corrections
+ *     computed as one vector, not one horizontal sum and one scalar dot product per output (a
+ *     fifth of a question's instructions); this changes float rounding, hence the new tag;
+ *   - d_w x d_a for 8 rows in one multiply per block, broadcast from memory in the inner loop;
+ *   - activations quantized 8 at a time (same scale, rounding and saturation as the scalar loop);
+ *   - fewer thread wake-ups for a short text: Q/K/V share one parallel region with no barrier
+ *     between them, and element-wise steps run on one thread below E5_PAR_TOKENS tokens (a
+ *     wake-up costs ~20 us here; a question made ~170 of them).
+ * Vectors agree with the wheel's engine to within its 4-bit x 8-bit noise: cosine 0.99990 at
+ * worst over the seed questions and passages (qa-engine-1: 0.99991; tests/index/test_engine.py
+ * asks > 0.9995). Measured in docs/embedders.md.
+ * Original header follows. */
 /* e5.c - blazing-fast CPU inference for multilingual-e5-small.
  *
  * Pure C. No transformers, no sentence-transformers, no BLAS. Just:
@@ -44,6 +55,9 @@
 
 #define RESTRICT __restrict__
 #define QK 32
+/* Element-wise steps (quantize, layer norm, GELU, attention, embeddings) run on one thread below
+ * this many tokens: for a short question, waking the second thread costs more than the work. */
+#define E5_PAR_TOKENS 64
 
 /* ----------------------------- fp16 -> fp32 ----------------------------- */
 static inline float fp16_to_fp32(uint16_t h) {
@@ -108,14 +122,48 @@ static inline __m256i load_w(const block_q4_0 *RESTRICT w) {
 }
 #endif
 
+#if defined(__AVX2__)
+/* One block of 32 activations to int8, as the scalar loop does it (same scale, same
+ * round-half-even conversion, same saturation), 8 at a time. */
+static inline void quantize_block(const float *RESTRICT x, int8_t *RESTRICT qq, float *d, int32_t *s) {
+    const __m256 sign = _mm256_set1_ps(-0.f);
+    __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1)),
+                             _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    float amax = _mm_cvtss_f32(h);
+    float dd = amax / 127.f, id = dd > 0.f ? 1.f / dd : 0.f;
+    __m256 vid = _mm256_set1_ps(id);
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, vid)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, vid));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, vid)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, vid));
+    /* packs saturate to [-128, 127] like the scalar clamp; they interleave 128-bit lanes, undone after */
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)qq, p);
+    __m256i sum16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), p);           /* pairs of int8 */
+    __m256i sum32 = _mm256_madd_epi16(sum16, _mm256_set1_epi16(1));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sum32), _mm256_extracti128_si256(sum32, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+    *d = dd;
+    *s = _mm_cvtsi128_si32(t);
+}
+#endif
+
 /* Quantize activations X[L,nin] to per-block int8 (Q8_0). */
 static void quantize_acts(const float *RESTRICT X, int L, int nin,
                           int8_t *RESTRICT q, float *RESTRICT d, int32_t *RESTRICT s) {
     int nb = nin / QK;
-#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && L >= E5_PAR_TOKENS)
     for (int t = 0; t < L; t++) {
         for (int b = 0; b < nb; b++) {
             const float *x = X + (size_t)t * nin + b * QK;
+#if defined(__AVX2__)
+            quantize_block(x, q + ((size_t)t * nb + b) * QK, d + (size_t)t * nb + b, s + (size_t)t * nb + b);
+            continue;
+#endif
             float amax = 0.f;
             for (int j = 0; j < QK; j++) { float a = fabsf(x[j]); if (a > amax) amax = a; }
             float dd = amax / 127.f, id = dd > 0.f ? 1.f / dd : 0.f;
@@ -133,28 +181,30 @@ static void quantize_acts(const float *RESTRICT X, int L, int nin,
 }
 
 /* Y[L,nout] = X * W^T + bias,  W is Q4_0 [nout,nin]; X already quantized.
- * 4 output rows are computed together so each activation block is loaded once
- * and reused across 4 weight rows (4x less activation memory traffic). The
- * int32 block partials accumulate straight into float vectors (one hsum per
- * output); the -8 nibble offset is folded in through the activation sums. */
+ * 8 output rows are computed together so each activation block is loaded once
+ * and reused across 8 weight rows. The int32 block partials accumulate straight
+ * into float vectors, reduced to the 8 rows' sums together at the end; the -8
+ * nibble offset is folded in through the activation sums. */
 #define RO 8
-static void matmul_q4q8(const block_q4_0 *W, const float *bias,
-                        const int8_t *aq, const float *ad, const int32_t *as,
-                        float *Y, int L, int nout, int nin) {
+/* The rows are shared out among the calling team (orphaned `omp for`): called inside a
+ * parallel region, several matmuls run in one team with no new wake-up between them. */
+static void matmul_share(const block_q4_0 *W, const float *bias,
+                         const int8_t *aq, const float *ad, const int32_t *as,
+                         float *Y, int L, int nout, int nin) {
     int nb = nin / QK;
     /* per token and block, d_a * sum(a): the -8 nibble offset's correction becomes one
      * short dot product per output instead of a scalar chain in the hot loop */
     float *us = (float *)malloc(sizeof(float) * (size_t)L * nb);
     for (size_t i = 0; i < (size_t)L * nb; i++) us[i] = ad[i] * (float)as[i];
-#pragma omp parallel if (!omp_in_parallel())
     {
         /* per-row-group weights pre-expanded to int8 once, reused over all L
          * tokens: the inner token loop then runs pure int8 x int8 maddubs. */
         int8_t *wexp = (int8_t *)aligned_alloc(32, (size_t)RO * nin);
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait  /* no one reads Y before the region ends */
         for (int oo = 0; oo < nout; oo += RO) {
             int ro = nout - oo < RO ? nout - oo : RO;
             float dwf[RO][64];
+            _Alignas(32) float dwt[64][RO];   /* the same scales, block-major: 8 rows in one vector */
             for (int r = 0; r < ro; r++) {
                 const block_q4_0 *wr = W + (size_t)(oo + r) * nb;
                 int8_t *we = wexp + (size_t)r * nin;
@@ -169,6 +219,8 @@ static void matmul_q4q8(const block_q4_0 *W, const float *bias,
 #endif
                 }
             }
+            for (int r = 0; r < ro; r++)
+                for (int b = 0; b < nb; b++) dwt[b][r] = dwf[r][b];
             for (int t = 0; t < L; t++) {
                 const int8_t *a = aq + (size_t)t * nin;
                 const float *dT = ad + (size_t)t * nb;
@@ -180,23 +232,33 @@ static void matmul_q4q8(const block_q4_0 *W, const float *bias,
                     __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0, f6 = f0, f7 = f0;
                     const __m256i ones = _mm256_set1_epi16(1);
                     const int8_t *w0 = wexp;
+                    /* d_w * d_a for the 8 rows of each block in one multiply; the hot loop then
+                     * broadcasts them from memory (a load, not an ALU op) */
+                    _Alignas(32) float sc[64][RO];
+                    for (int b = 0; b < nb; b++)
+                        _mm256_store_ps(sc[b], _mm256_mul_ps(_mm256_load_ps(dwt[b]), _mm256_set1_ps(dT[b])));
                     for (int b = 0; b < nb; b++) {
                         __m256i av = _mm256_loadu_si256((const __m256i *)(a + b * QK));
-                        float da = dT[b];
 #define E5_ROW(R, F) { __m256i wv = _mm256_load_si256((const __m256i *)(w0 + (size_t)(R) * nin + b * QK)); \
                        __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, av), ones); \
-                       F = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(dwf[R][b] * da), F); }
+                       F = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcast_ss(&sc[b][R]), F); }
                         E5_ROW(0, f0) E5_ROW(1, f1) E5_ROW(2, f2) E5_ROW(3, f3)
                         E5_ROW(4, f4) E5_ROW(5, f5) E5_ROW(6, f6) E5_ROW(7, f7)
 #undef E5_ROW
                     }
-                    __m256 fr[RO] = {f0, f1, f2, f3, f4, f5, f6, f7};
-                    for (int r = 0; r < RO; r++) {
-                        float corr = 0.f;
-                        const float *uT = us + (size_t)t * nb;
-                        for (int b = 0; b < nb; b++) corr += dwf[r][b] * uT[b];
-                        Y[(size_t)t * nout + oo + r] = (bias ? bias[oo + r] : 0.f) + hsum256(fr[r]) - 8.f * corr;
-                    }
+                    /* the 8 rows' sums in one vector (pairwise adds, then the two halves), and
+                     * the offset's correction for the 8 rows at once, block by block */
+                    __m256 h0 = _mm256_hadd_ps(_mm256_hadd_ps(f0, f1), _mm256_hadd_ps(f2, f3));
+                    __m256 h1 = _mm256_hadd_ps(_mm256_hadd_ps(f4, f5), _mm256_hadd_ps(f6, f7));
+                    __m256 rows = _mm256_add_ps(_mm256_permute2f128_ps(h0, h1, 0x20),
+                                                _mm256_permute2f128_ps(h0, h1, 0x31));
+                    const float *uT = us + (size_t)t * nb;
+                    __m256 corr = _mm256_setzero_ps();
+                    for (int b = 0; b < nb; b++)
+                        corr = _mm256_fmadd_ps(_mm256_load_ps(dwt[b]), _mm256_broadcast_ss(uT + b), corr);
+                    __m256 out = _mm256_fnmadd_ps(_mm256_set1_ps(8.f), corr, rows);
+                    if (bias) out = _mm256_add_ps(out, _mm256_loadu_ps(bias + oo));
+                    _mm256_storeu_ps(Y + (size_t)t * nout + oo, out);
                     continue;
                 }
                 __m256 facc[RO]; float corr[RO];
@@ -235,10 +297,18 @@ static void matmul_q4q8(const block_q4_0 *W, const float *bias,
 }
 #undef RO
 
+/* One matmul in a team of its own (a team of one when already inside a parallel region). */
+static void matmul_q4q8(const block_q4_0 *W, const float *bias,
+                        const int8_t *aq, const float *ad, const int32_t *as,
+                        float *Y, int L, int nout, int nin) {
+#pragma omp parallel if (!omp_in_parallel())
+    matmul_share(W, bias, aq, ad, as, Y, L, nout, nin);
+}
+
 /* x[L,H] = layernorm(x + y).  If y==NULL, layernorm(x) in place. */
 static void add_layernorm(float *x, const float *y, const float *w,
                           const float *b, int L, int H, float eps) {
-#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && L >= E5_PAR_TOKENS)
     for (int t = 0; t < L; t++) {
         float *r = x + (size_t)t * H;
         const float *yy = y ? y + (size_t)t * H : NULL;
@@ -484,7 +554,7 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
 #define MAT(W, B, Y, NOUT, NIN) matmul_q4q8((W), (B), aq, ad, as, (Y), T, (NOUT), (NIN))
 
     /* embeddings: word + position + token_type(0), then LayerNorm */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T >= E5_PAR_TOKENS)
     for (int t = 0; t < T; t++) {
         deq_row(m->word + (size_t)ids[t] * m->nb_word, H, x + (size_t)t * H);
         const float *pp = m->pos + (size_t)pos[t] * H;
@@ -497,11 +567,14 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
     for (int l = 0; l < m->NL; l++) {
         layer_t *ly = &m->layers[l];
         QUANT(x, H);                       /* Q/K/V share the same input */
-        MAT(ly->qw, ly->qb, q, H, H);
-        MAT(ly->kw, ly->kb, k, H, H);
-        MAT(ly->vw, ly->vb, v, H, H);
+#pragma omp parallel if (!omp_in_parallel())
+        {   /* one team for the three projections: one wake-up instead of three */
+            matmul_share(ly->qw, ly->qb, aq, ad, as, q, T, H, H);
+            matmul_share(ly->kw, ly->kb, aq, ad, as, k, T, H, H);
+            matmul_share(ly->vw, ly->vb, aq, ad, as, v, T, H, H);
+        }
         /* scaled dot-product attention, restricted to each text's own tokens */
-#pragma omp parallel
+#pragma omp parallel if (T >= E5_PAR_TOKENS)
         {
             float *prob = (float *)malloc(sizeof(float) * (size_t)m->MAXP);
 #pragma omp for collapse(2) schedule(static)
@@ -533,7 +606,7 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
         add_layernorm(x, ao, ly->aln_w, ly->aln_b, T, H, m->eps);   /* x = LN(x+attn) */
 
         QUANT(x, H); MAT(ly->fiw, ly->fib, mid, FF, H);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T >= E5_PAR_TOKENS)
         for (size_t i = 0; i < (size_t)T * FF; i++) mid[i] = gelu(mid[i]);
         QUANT(mid, FF); MAT(ly->fow, ly->fob, fo, H, FF);
         add_layernorm(x, fo, ly->oln_w, ly->oln_b, T, H, m->eps);   /* x = LN(x+ffn) */
