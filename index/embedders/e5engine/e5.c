@@ -15,9 +15,11 @@
  *     fifth of a question's instructions); this changes float rounding, hence the new tag;
  *   - d_w x d_a for 8 rows in one multiply per block, broadcast from memory in the inner loop;
  *   - activations quantized 8 at a time (same scale, rounding and saturation as the scalar loop);
- *   - fewer thread wake-ups for a short text: Q/K/V share one parallel region with no barrier
- *     between them, and element-wise steps run on one thread below E5_PAR_TOKENS tokens (a
- *     wake-up costs ~20 us here; a question made ~170 of them).
+ *   - far fewer thread wake-ups (one costs ~20 us here; a question made ~170): the forward
+ *     pass is one parallel region in which each thread carries a contiguous share of the tokens
+ *     through every layer (every step but attention is token by token), with one barrier per
+ *     layer before attention and K/V in two alternating buffers. Bit-identical to sharing out
+ *     output rows, as before; each thread unpacks every weight, which costs less than the waits.
  * Vectors agree with the wheel's engine to within its 4-bit x 8-bit noise: cosine 0.99990 at
  * worst over the seed questions and passages (qa-engine-1: 0.99991; tests/index/test_engine.py
  * asks > 0.9995). Measured in docs/embedders.md.
@@ -55,8 +57,8 @@
 
 #define RESTRICT __restrict__
 #define QK 32
-/* Element-wise steps (quantize, layer norm, GELU, attention, embeddings) run on one thread below
- * this many tokens: for a short question, waking the second thread costs more than the work. */
+/* Quantizing and layer norm called outside a parallel region (the latent-term head) run on one
+ * thread below this many tokens: for a short text, waking another thread costs more than the work. */
 #define E5_PAR_TOKENS 64
 
 /* ----------------------------- fp16 -> fp32 ----------------------------- */
@@ -186,11 +188,11 @@ static void quantize_acts(const float *RESTRICT X, int L, int nin,
  * into float vectors, reduced to the 8 rows' sums together at the end; the -8
  * nibble offset is folded in through the activation sums. */
 #define RO 8
-/* The rows are shared out among the calling team (orphaned `omp for`): called inside a
- * parallel region, several matmuls run in one team with no new wake-up between them. */
+/* With `share`, the calling thread computes its part of the output rows (a static split over
+ * its team); without, all of them, for the L tokens it was given. */
 static void matmul_share(const block_q4_0 *W, const float *bias,
                          const int8_t *aq, const float *ad, const int32_t *as,
-                         float *Y, int L, int nout, int nin) {
+                         float *Y, int L, int nout, int nin, int share) {
     int nb = nin / QK;
     /* per token and block, d_a * sum(a): the -8 nibble offset's correction becomes one
      * short dot product per output instead of a scalar chain in the hot loop */
@@ -200,8 +202,14 @@ static void matmul_share(const block_q4_0 *W, const float *bias,
         /* per-row-group weights pre-expanded to int8 once, reused over all L
          * tokens: the inner token loop then runs pure int8 x int8 maddubs. */
         int8_t *wexp = (int8_t *)aligned_alloc(32, (size_t)RO * nin);
-#pragma omp for schedule(static) nowait  /* no one reads Y before the region ends */
-        for (int oo = 0; oo < nout; oo += RO) {
+        int ng = (nout + RO - 1) / RO, g0 = 0, g1 = ng;
+#ifdef _OPENMP
+        if (share) {   /* this thread's share of the row groups, as a static schedule would give */
+            int nth = omp_get_num_threads(), me = omp_get_thread_num();
+            g0 = (int)((long)ng * me / nth); g1 = (int)((long)ng * (me + 1) / nth);
+        }
+#endif
+        for (int oo = g0 * RO; oo < g1 * RO; oo += RO) {
             int ro = nout - oo < RO ? nout - oo : RO;
             float dwf[RO][64];
             _Alignas(32) float dwt[64][RO];   /* the same scales, block-major: 8 rows in one vector */
@@ -302,7 +310,7 @@ static void matmul_q4q8(const block_q4_0 *W, const float *bias,
                         const int8_t *aq, const float *ad, const int32_t *as,
                         float *Y, int L, int nout, int nin) {
 #pragma omp parallel if (!omp_in_parallel())
-    matmul_share(W, bias, aq, ad, as, Y, L, nout, nin);
+    matmul_share(W, bias, aq, ad, as, Y, L, nout, nin, 1);
 }
 
 /* x[L,H] = layernorm(x + y).  If y==NULL, layernorm(x) in place. */
@@ -540,45 +548,54 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
     size_t TH = (size_t)T * H;
     float *x   = (float *)malloc(TH * sizeof(float));
     float *q   = (float *)malloc(TH * sizeof(float));
-    float *k   = (float *)malloc(TH * sizeof(float));
-    float *v   = (float *)malloc(TH * sizeof(float));
+    float *kb[2] = {(float *)malloc(TH * sizeof(float)), (float *)malloc(TH * sizeof(float))};
+    float *vb[2] = {(float *)malloc(TH * sizeof(float)), (float *)malloc(TH * sizeof(float))};
     float *ctx = (float *)malloc(TH * sizeof(float));
     float *ao  = (float *)malloc(TH * sizeof(float));
     float *mid = (float *)malloc((size_t)T * FF * sizeof(float));
     float *fo  = (float *)malloc(TH * sizeof(float));
     int nbmax = FF / QK;
-    int8_t  *aq = (int8_t *)malloc((size_t)T * FF);
-    float   *ad = (float *)malloc((size_t)T * nbmax * sizeof(float));
-    int32_t *as = (int32_t *)malloc((size_t)T * nbmax * sizeof(int32_t));
-#define QUANT(X, NIN) quantize_acts((X), T, (NIN), aq, ad, as)
-#define MAT(W, B, Y, NOUT, NIN) matmul_q4q8((W), (B), aq, ad, as, (Y), T, (NOUT), (NIN))
 
-    /* embeddings: word + position + token_type(0), then LayerNorm */
-#pragma omp parallel for schedule(static) if (T >= E5_PAR_TOKENS)
-    for (int t = 0; t < T; t++) {
-        deq_row(m->word + (size_t)ids[t] * m->nb_word, H, x + (size_t)t * H);
-        const float *pp = m->pos + (size_t)pos[t] * H;
-        float *r = x + (size_t)t * H;
-        for (int i = 0; i < H; i++) r[i] += pp[i] + m->type[i];
-    }
-    add_layernorm(x, NULL, m->eln_w, m->eln_b, T, H, m->eps);
-
+    /* Every step but attention works token by token, so each thread takes a contiguous share of
+     * the tokens through the whole layer; only attention reads other tokens' K and V, after one
+     * barrier per layer. K and V alternate between two buffers, so the next layer's writes can't
+     * overtake a slower thread still reading them. */
     float scale = 1.f / sqrtf((float)hd);
-    for (int l = 0; l < m->NL; l++) {
-        layer_t *ly = &m->layers[l];
-        QUANT(x, H);                       /* Q/K/V share the same input */
-#pragma omp parallel if (!omp_in_parallel())
-        {   /* one team for the three projections: one wake-up instead of three */
-            matmul_share(ly->qw, ly->qb, aq, ad, as, q, T, H, H);
-            matmul_share(ly->kw, ly->kb, aq, ad, as, k, T, H, H);
-            matmul_share(ly->vw, ly->vb, aq, ad, as, v, T, H, H);
+#pragma omp parallel
+    {
+        int nth = 1, me = 0;
+#ifdef _OPENMP
+        nth = omp_get_num_threads(); me = omp_get_thread_num();
+#endif
+        int t0 = (int)((long)T * me / nth), t1 = (int)((long)T * (me + 1) / nth), n = t1 - t0;
+        size_t nn = (size_t)(n > 0 ? n : 1);
+        int8_t  *aq = (int8_t *)malloc(nn * FF);
+        float   *ad = (float *)malloc(nn * nbmax * sizeof(float));
+        int32_t *as = (int32_t *)malloc(nn * nbmax * sizeof(int32_t));
+        float *prob = (float *)malloc(sizeof(float) * (size_t)m->MAXP);
+#define ROWS(P, W) ((P) + (size_t)t0 * (W))
+#define QUANT(X, NIN) quantize_acts(ROWS(X, NIN), n, (NIN), aq, ad, as)
+#define MAT(W, B, Y, NOUT, NIN) matmul_share((W), (B), aq, ad, as, ROWS(Y, NOUT), n, (NOUT), (NIN), 0)
+
+        /* embeddings: word + position + token_type(0), then LayerNorm */
+        for (int t = t0; t < t1; t++) {
+            deq_row(m->word + (size_t)ids[t] * m->nb_word, H, x + (size_t)t * H);
+            const float *pp = m->pos + (size_t)pos[t] * H;
+            float *r = x + (size_t)t * H;
+            for (int i = 0; i < H; i++) r[i] += pp[i] + m->type[i];
         }
-        /* scaled dot-product attention, restricted to each text's own tokens */
-#pragma omp parallel if (T >= E5_PAR_TOKENS)
-        {
-            float *prob = (float *)malloc(sizeof(float) * (size_t)m->MAXP);
-#pragma omp for collapse(2) schedule(static)
-            for (int t = 0; t < T; t++)
+        add_layernorm(ROWS(x, H), NULL, m->eln_w, m->eln_b, n, H, m->eps);
+
+        for (int l = 0; l < m->NL; l++) {
+            layer_t *ly = &m->layers[l];
+            float *k = kb[l & 1], *v = vb[l & 1];
+            QUANT(x, H);                       /* Q/K/V share the same input */
+            MAT(ly->qw, ly->qb, q, H, H);
+            MAT(ly->kw, ly->kb, k, H, H);
+            MAT(ly->vw, ly->vb, v, H, H);
+#pragma omp barrier
+            /* scaled dot-product attention, restricted to each text's own tokens */
+            for (int t = t0; t < t1; t++)
                 for (int h = 0; h < NH; h++) {
                     int s0 = sstart[t], s1 = send[t];
                     const float *qh = q + (size_t)t * H + h * hd;
@@ -600,16 +617,18 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
                         for (int e = 0; e < hd; e++) ch[e] += p * vh[e];
                     }
                 }
-            free(prob);
-        }
-        QUANT(ctx, H); MAT(ly->aow, ly->aob, ao, H, H);
-        add_layernorm(x, ao, ly->aln_w, ly->aln_b, T, H, m->eps);   /* x = LN(x+attn) */
+            QUANT(ctx, H); MAT(ly->aow, ly->aob, ao, H, H);
+            add_layernorm(ROWS(x, H), ROWS(ao, H), ly->aln_w, ly->aln_b, n, H, m->eps);   /* x = LN(x+attn) */
 
-        QUANT(x, H); MAT(ly->fiw, ly->fib, mid, FF, H);
-#pragma omp parallel for schedule(static) if (T >= E5_PAR_TOKENS)
-        for (size_t i = 0; i < (size_t)T * FF; i++) mid[i] = gelu(mid[i]);
-        QUANT(mid, FF); MAT(ly->fow, ly->fob, fo, H, FF);
-        add_layernorm(x, fo, ly->oln_w, ly->oln_b, T, H, m->eps);   /* x = LN(x+ffn) */
+            QUANT(x, H); MAT(ly->fiw, ly->fib, mid, FF, H);
+            for (size_t i = (size_t)t0 * FF; i < (size_t)t1 * FF; i++) mid[i] = gelu(mid[i]);
+            QUANT(mid, FF); MAT(ly->fow, ly->fob, fo, H, FF);
+            add_layernorm(ROWS(x, H), ROWS(fo, H), ly->oln_w, ly->oln_b, n, H, m->eps);   /* x = LN(x+ffn) */
+        }
+        free(aq); free(ad); free(as); free(prob);
+#undef ROWS
+#undef QUANT
+#undef MAT
     }
 
     if (hidden_out) {
@@ -617,7 +636,7 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
         memcpy(hidden_out, x, TH * sizeof(float));
     } else {
         /* mean pool each segment (raw; L2-normalization happens in embed_n) */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (nseg >= 8)
         for (int sgi = 0; sgi < nseg; sgi++) {
             float *o = out + (size_t)sgi * H;
             for (int i = 0; i < H; i++) o[i] = 0.f;
@@ -631,11 +650,8 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
         }
     }
 
-    free(x); free(q); free(k); free(v); free(ctx); free(ao); free(mid); free(fo);
-    free(aq); free(ad); free(as);
+    free(x); free(q); free(kb[0]); free(kb[1]); free(vb[0]); free(vb[1]); free(ctx); free(ao); free(mid); free(fo);
     return 0;
-#undef QUANT
-#undef MAT
 }
 
 /* Soft cap on tokens processed per forward pass, so that arbitrarily long
