@@ -19,9 +19,7 @@
  *     pass is one parallel region in which each thread carries a contiguous share of the tokens
  *     through every layer (every step but attention is token by token), with one barrier per
  *     layer before attention and K/V in two alternating buffers. Bit-identical to sharing out
- *     output rows, as before;
- *   - the layers' weight matrices are unpacked to bytes once, at load (expand_q4; ~22 MB of RSS),
- *     not by every thread on every call (bit-identical; the latent-term head still unpacks).
+ *     output rows, as before; each thread unpacks every weight, which costs less than the waits.
  * Vectors agree with the wheel's engine to within its 4-bit x 8-bit noise: cosine 0.99990 at
  * worst over the seed questions and passages (qa-engine-1: 0.99991; tests/index/test_engine.py
  * asks > 0.9995). Measured in docs/embedders.md.
@@ -190,34 +188,9 @@ static void quantize_acts(const float *RESTRICT X, int L, int nin,
  * into float vectors, reduced to the 8 rows' sums together at the end; the -8
  * nibble offset is folded in through the activation sums. */
 #define RO 8
-/* A weight matrix unpacked once, at load: its nibbles as bytes, row after row, and its block
- * scales in groups of 8 rows, block-major (the layout matmul_share otherwise builds per call,
- * once per group and thread). ~24 MB for the model; w8 stays NULL where it can't be made. */
-typedef struct { int8_t *w8; float *dwt; } wexp_t;
-
-static void expand_q4(const block_q4_0 *W, int nout, int nin, wexp_t *out) {
-    int nb = nin / QK;
-    out->w8 = NULL; out->dwt = NULL;
-#if defined(__AVX2__) && defined(__F16C__)
-    if (!W || nout % 8 || nb > 64) return;
-    int8_t *w8 = (int8_t *)aligned_alloc(32, (size_t)nout * nin);
-    float *dwt = (float *)aligned_alloc(32, sizeof(float) * (size_t)nout * nb);
-    if (!w8 || !dwt) { free(w8); free(dwt); return; }
-    for (int o = 0; o < nout; o++)
-        for (int b = 0; b < nb; b++) {
-            const block_q4_0 *wb = W + (size_t)o * nb + b;
-            _mm256_store_si256((__m256i *)(w8 + (size_t)o * nin + b * QK), load_w(wb));
-            dwt[((size_t)(o / 8) * nb + b) * 8 + o % 8] = _cvtsh_ss(wb->d);
-        }
-    out->w8 = w8; out->dwt = dwt;
-#else
-    (void)W; (void)nout; (void)nb;
-#endif
-}
-
 /* With `share`, the calling thread computes its part of the output rows (a static split over
  * its team); without, all of them, for the L tokens it was given. */
-static void matmul_share(const block_q4_0 *W, const wexp_t *X, const float *bias,
+static void matmul_share(const block_q4_0 *W, const float *bias,
                          const int8_t *aq, const float *ad, const int32_t *as,
                          float *Y, int L, int nout, int nin, int share) {
     int nb = nin / QK;
@@ -228,7 +201,7 @@ static void matmul_share(const block_q4_0 *W, const wexp_t *X, const float *bias
     {
         /* per-row-group weights pre-expanded to int8 once, reused over all L
          * tokens: the inner token loop then runs pure int8 x int8 maddubs. */
-        int8_t *wbuf = (int8_t *)aligned_alloc(32, (size_t)RO * nin);
+        int8_t *wexp = (int8_t *)aligned_alloc(32, (size_t)RO * nin);
         int ng = (nout + RO - 1) / RO, g0 = 0, g1 = ng;
 #ifdef _OPENMP
         if (share) {   /* this thread's share of the row groups, as a static schedule would give */
@@ -239,16 +212,10 @@ static void matmul_share(const block_q4_0 *W, const wexp_t *X, const float *bias
         for (int oo = g0 * RO; oo < g1 * RO; oo += RO) {
             int ro = nout - oo < RO ? nout - oo : RO;
             float dwf[RO][64];
-            _Alignas(32) float dbuf[64][RO];   /* the same scales, block-major: 8 rows in one vector */
-            const int8_t *wexp = wbuf;
-            float (*dwt)[RO] = dbuf;
-            if (X && X->w8 && ro == RO) {      /* unpacked at load */
-                wexp = X->w8 + (size_t)oo * nin;
-                dwt = (float (*)[RO])(X->dwt + (size_t)(oo / RO) * nb * RO);
-            } else {
+            _Alignas(32) float dwt[64][RO];   /* the same scales, block-major: 8 rows in one vector */
             for (int r = 0; r < ro; r++) {
                 const block_q4_0 *wr = W + (size_t)(oo + r) * nb;
-                int8_t *we = wbuf + (size_t)r * nin;
+                int8_t *we = wexp + (size_t)r * nin;
                 for (int b = 0; b < nb; b++) {
 #if defined(__AVX2__) && defined(__F16C__)
                     dwf[r][b] = _cvtsh_ss(wr[b].d);
@@ -262,7 +229,6 @@ static void matmul_share(const block_q4_0 *W, const wexp_t *X, const float *bias
             }
             for (int r = 0; r < ro; r++)
                 for (int b = 0; b < nb; b++) dwt[b][r] = dwf[r][b];
-            }
             for (int t = 0; t < L; t++) {
                 const int8_t *a = aq + (size_t)t * nin;
                 const float *dT = ad + (size_t)t * nb;
@@ -333,7 +299,7 @@ static void matmul_share(const block_q4_0 *W, const wexp_t *X, const float *bias
 #endif
             }
         }
-        free(wbuf);
+        free(wexp);
     }
     free(us);
 }
@@ -344,7 +310,7 @@ static void matmul_q4q8(const block_q4_0 *W, const float *bias,
                         const int8_t *aq, const float *ad, const int32_t *as,
                         float *Y, int L, int nout, int nin) {
 #pragma omp parallel if (!omp_in_parallel())
-    matmul_share(W, NULL, bias, aq, ad, as, Y, L, nout, nin, 1);
+    matmul_share(W, bias, aq, ad, as, Y, L, nout, nin, 1);
 }
 
 /* x[L,H] = layernorm(x + y).  If y==NULL, layernorm(x) in place. */
@@ -373,7 +339,6 @@ static inline float gelu(float x) {
 typedef struct {
     const block_q4_0 *qw, *kw, *vw, *aow, *fiw, *fow;
     const float *qb, *kb, *vb, *aob, *aln_w, *aln_b, *fib, *fob, *oln_w, *oln_b;
-    wexp_t qx, kx, vx, aox, fix, fox;   /* the same weights unpacked at load (expand_q4) */
 } layer_t;
 
 typedef struct {
@@ -610,7 +575,7 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
         float *prob = (float *)malloc(sizeof(float) * (size_t)m->MAXP);
 #define ROWS(P, W) ((P) + (size_t)t0 * (W))
 #define QUANT(X, NIN) quantize_acts(ROWS(X, NIN), n, (NIN), aq, ad, as)
-#define MAT(W, X, B, Y, NOUT, NIN) matmul_share((W), &(X), (B), aq, ad, as, ROWS(Y, NOUT), n, (NOUT), (NIN), 0)
+#define MAT(W, B, Y, NOUT, NIN) matmul_share((W), (B), aq, ad, as, ROWS(Y, NOUT), n, (NOUT), (NIN), 0)
 
         /* embeddings: word + position + token_type(0), then LayerNorm */
         for (int t = t0; t < t1; t++) {
@@ -625,9 +590,9 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
             layer_t *ly = &m->layers[l];
             float *k = kb[l & 1], *v = vb[l & 1];
             QUANT(x, H);                       /* Q/K/V share the same input */
-            MAT(ly->qw, ly->qx, ly->qb, q, H, H);
-            MAT(ly->kw, ly->kx, ly->kb, k, H, H);
-            MAT(ly->vw, ly->vx, ly->vb, v, H, H);
+            MAT(ly->qw, ly->qb, q, H, H);
+            MAT(ly->kw, ly->kb, k, H, H);
+            MAT(ly->vw, ly->vb, v, H, H);
 #pragma omp barrier
             /* scaled dot-product attention, restricted to each text's own tokens */
             for (int t = t0; t < t1; t++)
@@ -652,12 +617,12 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
                         for (int e = 0; e < hd; e++) ch[e] += p * vh[e];
                     }
                 }
-            QUANT(ctx, H); MAT(ly->aow, ly->aox, ly->aob, ao, H, H);
+            QUANT(ctx, H); MAT(ly->aow, ly->aob, ao, H, H);
             add_layernorm(ROWS(x, H), ROWS(ao, H), ly->aln_w, ly->aln_b, n, H, m->eps);   /* x = LN(x+attn) */
 
-            QUANT(x, H); MAT(ly->fiw, ly->fix, ly->fib, mid, FF, H);
+            QUANT(x, H); MAT(ly->fiw, ly->fib, mid, FF, H);
             for (size_t i = (size_t)t0 * FF; i < (size_t)t1 * FF; i++) mid[i] = gelu(mid[i]);
-            QUANT(mid, FF); MAT(ly->fow, ly->fox, ly->fob, fo, H, FF);
+            QUANT(mid, FF); MAT(ly->fow, ly->fob, fo, H, FF);
             add_layernorm(ROWS(x, H), ROWS(fo, H), ly->oln_w, ly->oln_b, n, H, m->eps);   /* x = LN(x+ffn) */
         }
         free(aq); free(ad); free(as); free(prob);
@@ -1037,9 +1002,6 @@ static e5_model *e5_parse(const uint8_t *base, size_t size, void *map, size_t ma
         T(fow, "fo.w", const block_q4_0 *) T(fob, "fo.b", const float *)
         T(oln_w, "oln.w", const float *)  T(oln_b, "oln.b", const float *)
 #undef T
-        expand_q4(ly->qw, m->H, m->H, &ly->qx);   expand_q4(ly->kw, m->H, m->H, &ly->kx);
-        expand_q4(ly->vw, m->H, m->H, &ly->vx);   expand_q4(ly->aow, m->H, m->H, &ly->aox);
-        expand_q4(ly->fiw, m->FF, m->H, &ly->fix); expand_q4(ly->fow, m->H, m->FF, &ly->fox);
     }
     free(dir);
 
@@ -1081,11 +1043,6 @@ void e5_free(e5_model *m) {
     if (!m) return;
     free(m->tok.offs); free(m->tok.scores); free(m->tok.ht);
     free(m->tok.norm_cp); free(m->tok.norm_off); free(m->tok.norm_out);
-    for (int l = 0; m->layers && l < m->NL; l++) {
-        wexp_t *xs[6] = {&m->layers[l].qx, &m->layers[l].kx, &m->layers[l].vx,
-                         &m->layers[l].aox, &m->layers[l].fix, &m->layers[l].fox};
-        for (int i = 0; i < 6; i++) { free(xs[i]->w8); free(xs[i]->dwt); }
-    }
     free(m->layers);
     if (m->sae_map) munmap(m->sae_map, m->sae_map_size);
     if (m->map) munmap(m->map, m->map_size);
