@@ -20,6 +20,8 @@
  *     through every layer (every step but attention is token by token), with one barrier per
  *     layer before attention and K/V in two alternating buffers. Bit-identical to sharing out
  *     output rows, as before; each thread unpacks every weight, which costs less than the waits.
+ *   - after each pass, the embedding table's pages are unmapped again (release_word_rows), so
+ *     a long-running server's RSS does not grow toward the whole 54 MB table.
  * Vectors agree with the wheel's engine to within its 4-bit x 8-bit noise: cosine 0.99990 at
  * worst over the seed questions and passages (qa-engine-1: 0.99991; tests/index/test_engine.py
  * asks > 0.9995). Measured in docs/embedders.md.
@@ -530,6 +532,18 @@ static int tok_content(const tokenizer *t, const char *text,
     return ncontent;
 }
 
+/* Unmap the embedding table's pages once a pass has read its rows. Each token id maps (with the
+ * kernel's fault-around) up to 64 KB of the 54 MB table, so a server that meets many words keeps
+ * most of the table resident: 75 -> 127 MB of file-backed RSS over 1,134 eval questions. The
+ * pages stay in the page cache and come back on a minor fault; the mapping is read-only. */
+static void release_word_rows(const e5_model *m) {
+    if (!m->map) return;                       /* an in-memory image: nothing to unmap */
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)m->word, b = a + (size_t)m->VOC * m->nb_word * sizeof(block_q4_0);
+    uintptr_t lo = a & ~(pg - 1), hi = (b + pg - 1) & ~(pg - 1);
+    madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 /* ------------------------------- forward ------------------------------
  * The whole batch is processed with the tokens of every text concatenated
  * into one [T,H] activation matrix. The token-wise matmuls (Q/K/V/O/FFN)
@@ -651,6 +665,7 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
     }
 
     free(x); free(q); free(kb[0]); free(kb[1]); free(vb[0]); free(vb[1]); free(ctx); free(ao); free(mid); free(fo);
+    release_word_rows(m);
     return 0;
 }
 
