@@ -15,7 +15,8 @@
  *     fifth of a question's instructions); this changes float rounding, hence the new tag;
  *   - d_w x d_a for 8 rows in one multiply per block, broadcast from memory in the inner loop;
  *   - activations quantized 8 at a time (same scale, rounding and saturation as the scalar loop);
- *   - far fewer thread wake-ups (one costs ~20 us here; a question made ~170): the forward
+ *   - far fewer thread wake-ups (one costs ~20 us here, measured; a question made ~170,
+ *     counted from the code): the forward
  *     pass is one parallel region in which each thread carries a contiguous share of the tokens
  *     through every layer (every step but attention is token by token), with one barrier per
  *     layer before attention and K/V in two alternating buffers. Bit-identical to sharing out
@@ -59,8 +60,8 @@
 
 #define RESTRICT __restrict__
 #define QK 32
-/* Quantizing and layer norm called outside a parallel region (the latent-term head) run on one
- * thread below this many tokens: for a short text, waking another thread costs more than the work. */
+/* Quantizing called outside a parallel region (the latent-term head) runs on one thread below
+ * this many tokens: for a short text, waking another thread costs more than the work. */
 #define E5_PAR_TOKENS 64
 
 /* ----------------------------- fp16 -> fp32 ----------------------------- */
@@ -190,11 +191,11 @@ static void quantize_acts(const float *RESTRICT X, int L, int nin,
  * into float vectors, reduced to the 8 rows' sums together at the end; the -8
  * nibble offset is folded in through the activation sums. */
 #define RO 8
-/* With `share`, the calling thread computes its part of the output rows (a static split over
- * its team); without, all of them, for the L tokens it was given. */
-static void matmul_share(const block_q4_0 *W, const float *bias,
-                         const int8_t *aq, const float *ad, const int32_t *as,
-                         float *Y, int L, int nout, int nin, int share) {
+/* Share `part` of `parts` equal shares of the output rows (in groups of RO), for the L tokens
+ * given: a thread of a team takes its own share, a thread carrying its own tokens all of them. */
+static void matmul_part(const block_q4_0 *W, const float *bias,
+                        const int8_t *aq, const float *ad, const int32_t *as,
+                        float *Y, int L, int nout, int nin, int part, int parts) {
     int nb = nin / QK;
     /* per token and block, d_a * sum(a): the -8 nibble offset's correction becomes one
      * short dot product per output instead of a scalar chain in the hot loop */
@@ -204,13 +205,8 @@ static void matmul_share(const block_q4_0 *W, const float *bias,
         /* per-row-group weights pre-expanded to int8 once, reused over all L
          * tokens: the inner token loop then runs pure int8 x int8 maddubs. */
         int8_t *wexp = (int8_t *)aligned_alloc(32, (size_t)RO * nin);
-        int ng = (nout + RO - 1) / RO, g0 = 0, g1 = ng;
-#ifdef _OPENMP
-        if (share) {   /* this thread's share of the row groups, as a static schedule would give */
-            int nth = omp_get_num_threads(), me = omp_get_thread_num();
-            g0 = (int)((long)ng * me / nth); g1 = (int)((long)ng * (me + 1) / nth);
-        }
-#endif
+        int ng = (nout + RO - 1) / RO;
+        int g0 = (int)((long)ng * part / parts), g1 = (int)((long)ng * (part + 1) / parts);
         for (int oo = g0 * RO; oo < g1 * RO; oo += RO) {
             int ro = nout - oo < RO ? nout - oo : RO;
             float dwf[RO][64];
@@ -312,13 +308,18 @@ static void matmul_q4q8(const block_q4_0 *W, const float *bias,
                         const int8_t *aq, const float *ad, const int32_t *as,
                         float *Y, int L, int nout, int nin) {
 #pragma omp parallel if (!omp_in_parallel())
-    matmul_share(W, bias, aq, ad, as, Y, L, nout, nin, 1);
+    {
+        int me = 0, nth = 1;
+#ifdef _OPENMP
+        me = omp_get_thread_num(); nth = omp_get_num_threads();
+#endif
+        matmul_part(W, bias, aq, ad, as, Y, L, nout, nin, me, nth);
+    }
 }
 
 /* x[L,H] = layernorm(x + y).  If y==NULL, layernorm(x) in place. */
 static void add_layernorm(float *x, const float *y, const float *w,
                           const float *b, int L, int H, float eps) {
-#pragma omp parallel for schedule(static) if (!omp_in_parallel() && L >= E5_PAR_TOKENS)
     for (int t = 0; t < L; t++) {
         float *r = x + (size_t)t * H;
         const float *yy = y ? y + (size_t)t * H : NULL;
@@ -589,7 +590,7 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
         float *prob = (float *)malloc(sizeof(float) * (size_t)m->MAXP);
 #define ROWS(P, W) ((P) + (size_t)t0 * (W))
 #define QUANT(X, NIN) quantize_acts(ROWS(X, NIN), n, (NIN), aq, ad, as)
-#define MAT(W, B, Y, NOUT, NIN) matmul_share((W), (B), aq, ad, as, ROWS(Y, NOUT), n, (NOUT), (NIN), 0)
+#define MAT(W, B, Y, NOUT, NIN) matmul_part((W), (B), aq, ad, as, ROWS(Y, NOUT), n, (NOUT), (NIN), 0, 1)
 
         /* embeddings: word + position + token_type(0), then LayerNorm */
         for (int t = t0; t < t1; t++) {
