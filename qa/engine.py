@@ -21,8 +21,8 @@ class AnswerConfig:
     candidates: int = 20
     alpha_id: float = 0.3
     alpha_en: float = 0.2
-    abstain_threshold_id: float = 0.84  # fitted by `python -m eval.calibrate`
-    abstain_threshold_en: float = 0.7993
+    abstain_threshold_id: float = 0.8394  # fitted by `python -m eval.calibrate`
+    abstain_threshold_en: float = 0.8001
     passages_used: int = 5
     sentence_weight: float = 0.5
     sentence_lexical_scale: float = 0.25  # BM25 weight inside sentence selection, relative to the retrieval alpha
@@ -42,7 +42,7 @@ class AnswerConfig:
     latent_support_weight: float = 0.1
     latent_support_languages: tuple[str, ...] = ("en",)
     latent_support_gate: bool = True  # pay the extra model pass only when it can change the decision
-    latent_support_missing: float = 0.165  # overlap assumed without latent terms (fitted by eval.calibrate)
+    latent_support_missing: float = 0.17  # overlap assumed without latent terms (fitted by eval.calibrate)
     expand_threshold: float = 0.915  # cosine for mapping a question word onto a corpus word
     expand_languages: tuple[str, ...] = ("en",)
     max_question_chars: int = 2000

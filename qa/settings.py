@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     sparse_gate: float = Field(0.2, ge=0, le=2, description="latent terms are computed only when another "
                                "document's best chunk scores within this of the top chunk")
     # minimum support to answer, per question language (fitted by `python -m eval.calibrate`)
-    abstain_threshold_id: float = Field(0.84, description="for Indonesian questions")
-    abstain_threshold_en: float = Field(0.7993, description="for English questions (over Indonesian text)")
+    abstain_threshold_id: float = Field(0.8394, description="for Indonesian questions")
+    abstain_threshold_en: float = Field(0.8001, description="for English questions (over Indonesian text)")
     answer_mode: Literal["extractive", "generative"] = Field(
         "extractive", description="default for requests that don't say; generative needs an LLM endpoint")
 
