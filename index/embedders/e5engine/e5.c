@@ -196,9 +196,11 @@ typedef struct {
     int nout, nin;
 } q4mat;
 
-/* Repack W for the hot loop (a copy the size of W's nibbles); returns 0, or -1 out of memory. */
+/* Repack W for the hot loop (a copy the size of W's nibbles); returns 0, or -1 if W is missing
+ * (find_tensor said which) or memory ran out. */
 static int pack_q4(q4mat *P, const block_q4_0 *W, int nout, int nin) {
     P->w = W; P->q = NULL; P->d = NULL; P->nout = nout; P->nin = nin;
+    if (!W) return -1;
 #if defined(__AVX2__)
     int nb = nin / QK, ng = (nout + 7) / 8;
     P->q = (uint8_t *)aligned_alloc(32, (size_t)ng * nb * 128);
@@ -1050,7 +1052,7 @@ static e5_model *e5_parse(const uint8_t *base, size_t size, void *map, size_t ma
 #undef T
     }
     free(dir);
-    if (!packed) { fprintf(stderr, "e5: out of memory repacking the weights\n"); e5_free(m); return NULL; }
+    if (!packed) { fprintf(stderr, "e5: could not repack the weights (a tensor missing, or out of memory)\n"); e5_free(m); return NULL; }
     for (int l = 0; l < m->NL; l++) {   /* the hot loop reads the packed copies only */
         layer_t *ly = &m->layers[l];
         q4mat *mats[6] = {&ly->qw, &ly->kw, &ly->vw, &ly->aow, &ly->fiw, &ly->fow};
