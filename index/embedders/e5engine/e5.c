@@ -1045,7 +1045,8 @@ static e5_model *e5_parse(const uint8_t *base, size_t size, void *map, size_t ma
         T(oln_w, "oln.w", const float *)  T(oln_b, "oln.b", const float *)
 #define W(field, suffix, NOUT, NIN) \
         snprintf(nm2, sizeof(nm2), "l%d." suffix, l); \
-        packed &= pack_q4(&ly->field, (const block_q4_0 *)find_tensor(dir, ndir, nm2), (NOUT), (NIN)) == 0;
+        packed &= pack_q4(&ly->field, (const block_q4_0 *)find_tensor(dir, ndir, nm2), (NOUT), (NIN)) == 0; \
+        release_packed(m->map, &ly->field);   /* at once, so load never holds both copies */
         W(qw, "q.w", m->H, m->H)  W(kw, "k.w", m->H, m->H)  W(vw, "v.w", m->H, m->H)
         W(aow, "ao.w", m->H, m->H) W(fiw, "fi.w", m->FF, m->H) W(fow, "fo.w", m->H, m->FF)
 #undef W
@@ -1053,11 +1054,6 @@ static e5_model *e5_parse(const uint8_t *base, size_t size, void *map, size_t ma
     }
     free(dir);
     if (!packed) { fprintf(stderr, "e5: could not repack the weights (a tensor missing, or out of memory)\n"); e5_free(m); return NULL; }
-    for (int l = 0; l < m->NL; l++) {   /* the hot loop reads the packed copies only */
-        layer_t *ly = &m->layers[l];
-        q4mat *mats[6] = {&ly->qw, &ly->kw, &ly->vw, &ly->aow, &ly->fiw, &ly->fow};
-        for (int i = 0; i < 6; i++) release_packed(m->map, mats[i]);
-    }
 
 #ifdef _OPENMP
     omp_set_max_active_levels(1);   /* batch parallel -> inner matmuls serial */
