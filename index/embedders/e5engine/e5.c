@@ -924,9 +924,11 @@ int e5_sparse_dim(const e5_model *m) { return m->has_sae ? m->sae_N : 0; }
 /* Load a sparse "latent terms" head from sae.bin (produced by sae_train.py).
  * Returns 0 on success. The buffer is mmap'd for the model's lifetime. */
 int e5_load_sae(e5_model *m, const char *path) {
+    if (m->has_sae) return 0;                            /* one head per model: loaded already */
     int fd = open(path, O_RDONLY);
     if (fd < 0) { fprintf(stderr, "e5: cannot open %s\n", path); return -1; }
     struct stat sb; fstat(fd, &sb);
+    if (sb.st_size < 20) { close(fd); fprintf(stderr, "e5: bad sae.bin\n"); return -1; }
     void *map = mmap(NULL, sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) return -1;
@@ -934,12 +936,19 @@ int e5_load_sae(e5_model *m, const char *path) {
     if (memcmp(p, "SAE1", 4) != 0) { munmap(map, sb.st_size); fprintf(stderr, "e5: bad sae.bin\n"); return -1; }
     int32_t hdr[4]; memcpy(hdr, p + 4, 16);              /* N, d, QK, k */
     if (hdr[1] != m->H || hdr[2] != QK) { munmap(map, sb.st_size); fprintf(stderr, "e5: sae dim mismatch\n"); return -1; }
-    m->sae_N = hdr[0]; m->sae_k = hdr[3]; m->sae_nb = hdr[1] / QK;
-    m->sae_bias = (const float *)(p + 20);
-    if (pack_q4(&m->sae_W, (const block_q4_0 *)(p + 20 + (size_t)m->sae_N * sizeof(float)), m->sae_N, m->H)) {
+    /* the whole file is read at load now (pack_q4): check its size first, not by a SIGBUS */
+    size_t need = 20 + (size_t)(hdr[0] > 0 ? hdr[0] : 0) * (sizeof(float) + (size_t)(m->H / QK) * sizeof(block_q4_0));
+    if (hdr[0] <= 0 || (size_t)sb.st_size < need) {
+        munmap(map, sb.st_size); fprintf(stderr, "e5: sae.bin is truncated or has no rows\n"); return -1;
+    }
+    q4mat W;                                             /* the model is changed only on success */
+    if (pack_q4(&W, (const block_q4_0 *)(p + 20 + (size_t)hdr[0] * sizeof(float)), hdr[0], m->H)) {
         munmap(map, sb.st_size); fprintf(stderr, "e5: out of memory repacking sae.bin\n"); return -1;
     }
-    release_packed(map, &m->sae_W);
+    release_packed(map, &W);
+    m->sae_N = hdr[0]; m->sae_k = hdr[3]; m->sae_nb = hdr[1] / QK;
+    m->sae_bias = (const float *)(p + 20);
+    m->sae_W = W;
     m->sae_map = map; m->sae_map_size = sb.st_size; m->has_sae = 1;
     return 0;
 }
