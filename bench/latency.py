@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 from eval.metrics import percentile
-from serving import free_port, rss_mb, wait_ready  # bench/serving.py
+from serving import cpu_ticks, free_port, rss_mb, steal_pct, wait_ready  # bench/serving.py
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "eval" / "data" / "seed" / "questions.jsonl"
@@ -56,6 +56,7 @@ def main() -> None:
             first = [timed(client, q)[0] for q in english]
             for q in questions:  # warm-up: first-time costs (caches, lazy imports) stay out of the figures
                 client.post("/api/chat", json={"question": q}).raise_for_status()
+            ticks = cpu_ticks()
             for i in range(args.requests):
                 ms, body = timed(client, questions[i % len(questions)])
                 times.append(ms)
@@ -67,6 +68,7 @@ def main() -> None:
             "en_first_time_median_ms": round(statistics.median(first), 1),
             "en_first_time_p95_ms": round(percentile(first, 95), 1),
             "rss_start_mb": round(rss_start, 1), "rss_end_mb": round(rss_mb(proc.pid), 1),
+            "cpu_steal_pct": steal_pct(ticks, cpu_ticks()),
         }
     finally:
         proc.terminate()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from serving import free_port, rss_mb, wait_ready  # bench/serving.py
+from serving import cpu_ticks, free_port, rss_mb, steal_pct, wait_ready  # bench/serving.py
 
 ROOT = Path(__file__).resolve().parent.parent
 QA = Path(sys.executable).parent / "qa"
@@ -102,7 +102,9 @@ def run(args: argparse.Namespace) -> dict:
         rss_warm = rss_mb(proc.pid)
         progress = (lambda n: print(f"  {n} requests, RSS {rss_mb(proc.pid):.0f} MiB", file=sys.stderr)) \
             if args.verbose else None
+        ticks = cpu_ticks()
         load = asyncio.run(hammer(url, args.requests, args.concurrency, args.max_seconds, progress))
+        steal = steal_pct(ticks, cpu_ticks())
         rss_end = rss_mb(proc.pid)
     finally:
         proc.terminate()
@@ -120,7 +122,7 @@ def run(args: argparse.Namespace) -> dict:
         "rss_before_mb": round(rss_before, 1), "rss_after_warmup_mb": round(rss_warm, 1),
         "rss_end_mb": round(rss_end, 1), "rss_growth_pct": round(100 * (rss_end - rss_before) / rss_before, 1),
         "rss_growth_after_warmup_pct": round(100 * (rss_end - rss_warm) / rss_warm, 1),
-        "cpus": os.cpu_count(), "load_average": os.getloadavg()[0],
+        "cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "cpu_steal_pct": steal,
     }
 
 

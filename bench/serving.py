@@ -24,6 +24,22 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) CPU ticks since boot, from /proc/stat's first line (Linux).
+
+    Steal is time the hypervisor gave this VM's CPUs to others: on a shared host the same build
+    reads tens of percent slower in a window with a few percent steal, so the benchmarks record it.
+    """
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return fields[7], sum(fields)
+
+
+def steal_pct(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Share of CPU time stolen between two `cpu_ticks()` readings, in percent."""
+    total = after[1] - before[1]
+    return round(100 * (after[0] - before[0]) / total, 2) if total else 0.0
+
+
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
     """Return once GET /healthz answers 200; raise if the server exits, answers otherwise or times out."""
     deadline = time.monotonic() + timeout

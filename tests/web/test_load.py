@@ -23,3 +23,4 @@ def test_300_requests_at_concurrency_16_no_errors_no_growth(reference_settings, 
     assert result["completed"] == 300 and result["errors"] == 0, result["error_kinds"]
     assert result["rss_growth_after_warmup_pct"] < 20
     assert result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
+    assert 0 <= result["cpu_steal_pct"] <= 100
