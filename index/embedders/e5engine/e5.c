@@ -117,16 +117,6 @@ static void deq_row(const block_q4_0 *RESTRICT b, int nin, float *RESTRICT out) 
  * computed with AVX2 maddubs integer MACs -- no fp32 dequant at all. */
 
 #if defined(__AVX2__)
-static inline float hsum256(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    lo = _mm_add_ps(lo, hi);
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
-    return _mm_cvtss_f32(lo);
-}
-#endif
-
-#if defined(__AVX2__)
 /* One block of 32 activations to int8, as the scalar loop does it (same scale, same
  * round-half-even conversion, same saturation), 8 at a time. */
 static inline void quantize_block(const float *RESTRICT x, int8_t *RESTRICT qq, float *d, int32_t *s) {
@@ -226,14 +216,20 @@ static int pack_q4(q4mat *P, const block_q4_0 *W, int nout, int nin) {
 
 static void unpack_q4(q4mat *P) { free(P->q); free(P->d); P->q = NULL; P->d = NULL; }
 
-/* Once repacked, a matrix's pages in the file mapping `map` are not read again: hand them back
- * (they stay in the page cache), so the copy does not double the weights' share of RSS. */
-static void release_packed(const void *map, const q4mat *P) {
-    if (!map || !P->q) return;                 /* an in-memory image, or no copy made */
+/* Hand back the whole pages of [p, p + bytes) in the read-only file mapping `map` (none for an
+ * in-memory image): they stay in the page cache and come back on a minor fault if read again.
+ * Only pages entirely inside the range, so neighbouring tensors keep theirs. */
+static void release_pages(const void *map, const void *p, size_t bytes) {
+    if (!map) return;
     uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t a = (uintptr_t)P->w, b = a + (size_t)P->nout * (P->nin / QK) * sizeof(block_q4_0);
-    uintptr_t lo = (a + pg - 1) & ~(pg - 1), hi = b & ~(pg - 1);   /* whole pages only: */
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);     /* neighbours stay */
+    uintptr_t lo = ((uintptr_t)p + pg - 1) & ~(pg - 1), hi = ((uintptr_t)p + bytes) & ~(pg - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* Once repacked, a matrix's pages are not read again: released, so the copy does not double
+ * the weights' share of RSS. */
+static void release_packed(const void *map, const q4mat *P) {
+    if (P->q) release_pages(map, P->w, (size_t)P->nout * (P->nin / QK) * sizeof(block_q4_0));
 }
 
 #if defined(__AVX2__)
@@ -564,11 +560,7 @@ static int tok_content(const tokenizer *t, const char *text,
  * most of the table resident: 75 -> 127 MB of file-backed RSS over 1,134 eval questions. The
  * pages stay in the page cache and come back on a minor fault; the mapping is read-only. */
 static void release_word_rows(const e5_model *m) {
-    if (!m->map) return;                       /* an in-memory image: nothing to unmap */
-    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t a = (uintptr_t)m->word, b = a + (size_t)m->VOC * m->nb_word * sizeof(block_q4_0);
-    uintptr_t lo = a & ~(pg - 1), hi = (b + pg - 1) & ~(pg - 1);
-    madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    release_pages(m->map, m->word, (size_t)m->VOC * m->nb_word * sizeof(block_q4_0));
 }
 
 /* ------------------------------- forward ------------------------------
@@ -616,7 +608,7 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
         float *prob = (float *)malloc(sizeof(float) * (size_t)m->MAXP);
 #define ROWS(P, W) ((P) + (size_t)t0 * (W))
 #define QUANT(X, NIN) quantize_acts(ROWS(X, NIN), n, (NIN), aq, ad, as)
-#define MAT(W, B, Y, NOUT, NIN) matmul_part(&(W), (B), aq, ad, as, ROWS(Y, NOUT), n, 0, 1)
+#define MAT(W, B, Y) matmul_part(&(W), (B), aq, ad, as, ROWS(Y, (W).nout), n, 0, 1)
 
         /* embeddings: word + position + token_type(0), then LayerNorm */
         for (int t = t0; t < t1; t++) {
@@ -631,9 +623,9 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
             layer_t *ly = &m->layers[l];
             float *k = kb[l & 1], *v = vb[l & 1];
             QUANT(x, H);                       /* Q/K/V share the same input */
-            MAT(ly->qw, ly->qb, q, H, H);
-            MAT(ly->kw, ly->kb, k, H, H);
-            MAT(ly->vw, ly->vb, v, H, H);
+            MAT(ly->qw, ly->qb, q);
+            MAT(ly->kw, ly->kb, k);
+            MAT(ly->vw, ly->vb, v);
 #pragma omp barrier
             /* scaled dot-product attention, restricted to each text's own tokens */
             for (int t = t0; t < t1; t++)
@@ -658,12 +650,12 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
                         for (int e = 0; e < hd; e++) ch[e] += p * vh[e];
                     }
                 }
-            QUANT(ctx, H); MAT(ly->aow, ly->aob, ao, H, H);
+            QUANT(ctx, H); MAT(ly->aow, ly->aob, ao);
             add_layernorm(ROWS(x, H), ROWS(ao, H), ly->aln_w, ly->aln_b, n, H, m->eps);   /* x = LN(x+attn) */
 
-            QUANT(x, H); MAT(ly->fiw, ly->fib, mid, FF, H);
+            QUANT(x, H); MAT(ly->fiw, ly->fib, mid);
             for (size_t i = (size_t)t0 * FF; i < (size_t)t1 * FF; i++) mid[i] = gelu(mid[i]);
-            QUANT(mid, FF); MAT(ly->fow, ly->fob, fo, H, FF);
+            QUANT(mid, FF); MAT(ly->fow, ly->fob, fo);
             add_layernorm(ROWS(x, H), ROWS(fo, H), ly->oln_w, ly->oln_b, n, H, m->eps);   /* x = LN(x+ffn) */
         }
         free(aq); free(ad); free(as); free(prob);
