@@ -1,0 +1,75 @@
+"""On-topic unanswerable sets: answer-bearing sentences cut out of an extractive set."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eval.datasets import EXTRACTIVE, MULTIPLE_CHOICE, Dataset, EvalPassage, EvalQuestion, load_dataset
+from eval.unanswerable import remove_answers, write_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+TYDI = Path("/work/shared/eval-data/tydiqa-id")
+
+
+def passage(pid: str, text: str) -> EvalPassage:
+    return EvalPassage(id=pid, lang="id", title=None, text=text)
+
+
+def question(qid: str, pid: str, *answers: str) -> EvalQuestion:
+    return EvalQuestion(id=qid, lang="id", question=f"Pertanyaan {qid}?", passage_id=pid, answers=answers)
+
+
+TINY = Dataset(
+    name="tiny",
+    passages=(
+        passage("p1", "Candi Borobudur terletak di Magelang. Candi ini dibangun pada abad ke-9. Ia terdaftar UNESCO."),
+        passage("p2", "Bandung adalah ibu kota Jawa Barat."),  # the answer is its only sentence
+        passage("p3", "Sungai Musi mengalir di Palembang."),  # the answer is not in the text
+    ),
+    questions=(
+        question("q1", "p1", "abad ke-9"),
+        question("q2", "p1", "MAGELANG"),  # matched whatever its case
+        question("q3", "p2", "Bandung"),
+        question("q4", "p3", "Jambi"),
+        question("q5", "p1"),  # already unanswerable: not a question whose answer was cut
+    ),
+    kind=EXTRACTIVE,
+)
+
+
+def test_sentences_holding_an_answer_are_cut_and_their_questions_become_unanswerable():
+    out = remove_answers(TINY)
+    assert out.name == "tiny-answers-removed" and out.kind == EXTRACTIVE
+    assert [p.text for p in out.passages] == ["Ia terdaftar UNESCO."]
+    assert [(q.id, q.passage_id, q.answers) for q in out.questions] == [("q1", "p1", ()), ("q2", "p1", ())]
+    assert all(not q.answerable for q in out.questions)
+
+
+def test_multiple_choice_sets_are_refused_with_the_reason():
+    mc = Dataset(name="mc", passages=TINY.passages, questions=TINY.questions[:1], kind=MULTIPLE_CHOICE)
+    with pytest.raises(ValueError, match="not spans of the passages"):
+        remove_answers(mc)
+
+
+def test_written_set_loads_back(tmp_path):
+    out = remove_answers(TINY)
+    write_dataset(out, tmp_path / "set")
+    back = load_dataset(tmp_path / "set")
+    assert back.passages == out.passages and back.questions == out.questions
+
+
+@pytest.mark.skipif(not TYDI.is_dir(), reason="shared TyDi QA set not present")
+def test_tydi_command_leaves_no_answer_in_any_passage(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "eval.unanswerable", str(TYDI), str(tmp_path / "out")],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "questions made unanswerable" in done.stdout
+    source, derived = load_dataset(TYDI), load_dataset(tmp_path / "out")
+    gold = {q.id: q.answers for q in source.questions}
+    texts = {p.id: p.text.lower() for p in derived.passages}
+    assert len(derived.questions) > len(source.questions) // 2
+    for q in derived.questions:
+        assert not q.answerable
+        assert not any(a.lower() in texts[q.passage_id] for a in gold[q.id])
