@@ -11,7 +11,8 @@ Positives are answerable questions asked over a corpus that holds their answer: 
 set over the reference document, TyDi QA over TyDi + Belebele passages, Belebele over
 Belebele + TyDi passages. Negatives are questions asked over a corpus that does not: the
 seed set's unanswerable ones, TyDi and Belebele questions over the reference document, and
-each shared set over the other set's passages alone. Per language, the threshold is the
+each shared set over the other set's passages alone; and, on topic, TyDi questions over their own
+passages with the answer-bearing sentences cut out (eval.unanswerable). Per language, the threshold is the
 highest that keeps false abstentions at or below `max_false_per_30` per 30 answerable
 questions in every one of those corpora, so honest answers are rarely withheld whatever the
 documents look like; English questions over Indonesian text score lower cosines, hence a
@@ -28,6 +29,7 @@ import numpy as np
 from eval.corpus import index_passages
 from eval.datasets import SEED, SHARED, EvalQuestion, load_dataset
 from eval.systems import SharedQueries
+from eval.unanswerable import remove_answers
 from qa.engine import Engine, config_from_settings
 from qa.indexing import build_options
 from qa.pipeline import answer
@@ -75,6 +77,7 @@ def groups(engine_for, shared: Path) -> dict[str, tuple[bool, list[tuple[str, fl
     seed = seed_set.questions
     tydi, bele = load_dataset(shared / "tydiqa-id"), load_dataset(shared / "belebele-id-en")
     answerable = [q for q in bele.questions if q.answerable]
+    removed = remove_answers(tydi)
     ref, both = engine_for(seed_set.passages), engine_for(tydi.passages + bele.passages)  # each loaded once
     return {
         "seed answerable / reference doc": (True, supports(ref, [q for q in seed if q.answerable])),
@@ -85,6 +88,9 @@ def groups(engine_for, shared: Path) -> dict[str, tuple[bool, list[tuple[str, fl
         "Belebele / reference doc": (False, supports(ref, answerable)),
         "Belebele / TyDi passages": (False, supports(engine_for(tydi.passages), answerable)),
         "TyDi / Belebele passages": (False, supports(engine_for(bele.passages), tydi.questions)),
+        # on-topic: each question over its own passage with the answer cut out (eval.unanswerable)
+        "TyDi / answers removed + Belebele": (False, supports(engine_for(removed.passages + bele.passages),
+                                                               removed.questions)),
     }
 
 
