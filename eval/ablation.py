@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import tempfile
 from pathlib import Path
 
-from eval.datasets import SEED, SHARED
+from eval.datasets import SEED, SHARED, load_dataset
 from eval.metrics import summarize
 from eval.run import EvalOptions, ask_all, load, local_systems
 from eval.systems import SharedQueries
+from eval.unanswerable import remove_answers, write_dataset
 from index.embedders import make_embedder
 from qa.engine import AnswerConfig, config_from_settings
 from qa.settings import Settings
@@ -50,15 +52,18 @@ COLUMNS = (  # (set, language group or "overall", metric, header)
     ("seed", "overall", "gold_sentence_cited", "Seed gold cited"),
     ("seed", "overall", "abstention_recall", "Seed unanswerable abst."),
     ("seed", "overall", "false_abstentions", "Seed false abst."),
+    ("on-topic", "overall", "abstention_recall", "TyDi on-topic unanswerable abst."),
 )
 
 
-def datasets(shared: Path) -> dict[str, EvalOptions]:
-    """The three sets as `qa eval` runs them (each shared set with the other as distractors)."""
+def datasets(shared: Path, on_topic: Path) -> dict[str, EvalOptions]:
+    """The sets as `qa eval` runs them (each shared set with the other as distractors); `on_topic`
+    is TyDi with its answers cut out (eval.unanswerable), asked with the Belebele passages too."""
     tydi, bele = shared / "tydiqa-id", shared / "belebele-id-en"
     return {"tydi": EvalOptions(dataset=tydi, distractors=[bele], show_progress=False),
             "belebele": EvalOptions(dataset=bele, distractors=[tydi], show_progress=False),
-            "seed": EvalOptions(dataset=SEED, show_progress=False)}
+            "seed": EvalOptions(dataset=SEED, show_progress=False),
+            "on-topic": EvalOptions(dataset=on_topic, distractors=[bele], show_progress=False)}
 
 
 def run_step(config: AnswerConfig, sets: dict[str, EvalOptions], settings: Settings, embedder) -> dict[str, dict]:
@@ -87,12 +92,14 @@ def main() -> None:
     settings = Settings()
     # one memo across steps: each question is embedded once, whatever the step
     embedder = SharedQueries(make_embedder(settings.embedder, **settings.embedder_options()), size=10_000)
-    base, sets = config_from_settings(settings), datasets(args.shared)
     lines = ["| step | " + " | ".join(h for *_, h in COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]
-    for label, overrides in STEPS:
-        summaries = run_step(dataclasses.replace(base, **overrides), sets, settings, embedder)
-        lines.append(f"| {label} | " + " | ".join(cell(summaries, *c[:3]) for c in COLUMNS) + " |")
-        print(lines[-1], flush=True)
+    with tempfile.TemporaryDirectory(prefix="qa-on-topic-") as on_topic:
+        write_dataset(remove_answers(load_dataset(args.shared / "tydiqa-id")), Path(on_topic))
+        base, sets = config_from_settings(settings), datasets(args.shared, Path(on_topic))
+        for label, overrides in STEPS:
+            summaries = run_step(dataclasses.replace(base, **overrides), sets, settings, embedder)
+            lines.append(f"| {label} | " + " | ".join(cell(summaries, *c[:3]) for c in COLUMNS) + " |")
+            print(lines[-1], flush=True)
     print("\n".join(lines))
 
 
