@@ -63,8 +63,11 @@ def main() -> None:
     parser.add_argument("source", type=Path, help="extractive dataset folder (passages.jsonl, questions.jsonl)")
     parser.add_argument("out", type=Path, help="folder to write the unanswerable set to")
     args = parser.parse_args()
-    source = load_dataset(args.source)
-    derived = remove_answers(source)
+    try:
+        source = load_dataset(args.source)
+        derived = remove_answers(source)
+    except ValueError as exc:  # a missing folder, a malformed line, a multiple-choice set: say which
+        parser.exit(2, f"error: {exc}\n")
     write_dataset(derived, args.out)
     print(f"{args.out}: {len(derived.questions)} of {len(source.questions)} questions made unanswerable "
           f"over {len(derived.passages)} of {len(source.passages)} passages")

@@ -73,3 +73,11 @@ def test_tydi_command_leaves_no_answer_in_any_passage(tmp_path):
     for q in derived.questions:
         assert not q.answerable
         assert not any(a.lower() in texts[q.passage_id] for a in gold[q.id])
+
+
+def test_command_reports_a_bad_source_without_a_traceback(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "eval.unanswerable", str(tmp_path / "missing"), str(tmp_path / "out")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "dataset folder not found" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
