@@ -4,8 +4,8 @@ Formats accepted (see /work/shared/eval-data/*/README.md and eval/data/seed/READ
 
 - passages: `{"id", "lang", "title" (str|null), "text"}`
 - questions: `{"id", "lang", "question", "passage_id", "answers": [str]}` plus optional
-  `gold_sentence_text` (seed set) and `choices` (Belebele). `"answers": []` marks an
-  unanswerable question. Unknown extra fields are ignored.
+  `gold_sentence_text` (seed set), `choices` and `parallel_question_id` (Belebele).
+  `"answers": []` marks an unanswerable question. Unknown extra fields are ignored.
 
 A dataset whose questions carry `choices` is "multiple-choice" (answers are option texts,
 not spans of the passage); otherwise it is "extractive" (answers occur verbatim).
@@ -46,6 +46,7 @@ class EvalQuestion:
     answers: tuple[str, ...]
     gold_sentence_text: str | None = None
     choices: tuple[str, ...] | None = None
+    parallel_question_id: str | None = None  # Belebele: the same question in the other language
 
     @property
     def answerable(self) -> bool:
@@ -123,6 +124,7 @@ def _parse_question(obj: dict, where: str) -> EvalQuestion:
         answers=_strings(obj, "answers", where),
         gold_sentence_text=_field(obj, "gold_sentence_text", str, where, optional=True),
         choices=_strings(obj, "choices", where, optional=True),
+        parallel_question_id=_field(obj, "parallel_question_id", str, where, optional=True),
     )
 
 

@@ -57,10 +57,11 @@ def test_load_tiny_extractive(tmp_path):
 def test_load_multiple_choice(tmp_path):
     questions = [{"id": "m1", "lang": "en", "question": "Where?", "passage_id": "p1",
                   "answers": ["Jakarta"], "choices": ["Bandung", "Jakarta"],
-                  "correct_choice_index": 1}]
+                  "correct_choice_index": 1, "parallel_question_id": "m1-id"}]
     ds = load_dataset(make_dataset(tmp_path, questions=questions))
     assert ds.kind == MULTIPLE_CHOICE
     assert ds.questions[0].choices == ("Bandung", "Jakarta")
+    assert ds.questions[0].parallel_question_id == "m1-id"
 
 
 def test_bad_json_names_file_and_line(tmp_path):

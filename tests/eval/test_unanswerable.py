@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,26 @@ def test_sentences_holding_an_answer_are_cut_and_their_questions_become_unanswer
     assert all(not q.answerable for q in out.questions)
 
 
-def test_multiple_choice_sets_are_refused_with_the_reason():
-    mc = Dataset(name="mc", passages=TINY.passages, questions=TINY.questions[:1], kind=MULTIPLE_CHOICE)
-    with pytest.raises(ValueError, match="not spans of the passages"):
-        remove_answers(mc)
+def test_multiple_choice_options_count_as_whole_words_or_through_the_twin_question():
+    text = "Surat itu dikirim ke London. Salinannya dibaca di New York. Pembacaan pertama pada 8 Juli."
+    mc = Dataset(name="mc", passages=(passage("p1", text),), kind=MULTIPLE_CHOICE, questions=(
+        EvalQuestion(id="q1-id", lang="id", question="Ke mana surat dikirim?", passage_id="p1",
+                     answers=("London",), choices=("London", "Paris"), parallel_question_id="q1-en"),
+        EvalQuestion(id="q1-en", lang="en", question="Where was the letter sent?", passage_id="p1",
+                     answers=("to the capital of England",), choices=("x", "y"), parallel_question_id="q1-id"),
+        EvalQuestion(id="q2-en", lang="en", question="On which day?", passage_id="p1",
+                     answers=("8",), choices=("8", "9")),  # "8" stands alone: cut
+        EvalQuestion(id="q3-en", lang="en", question="Which city?", passage_id="p1",
+                     answers=("York",), choices=("York", "Leeds")),  # inside "New York": a whole word too
+        EvalQuestion(id="q4-en", lang="en", question="Who read it?", passage_id="p1",
+                     answers=("Baca",), choices=("Baca", "Tulis")),  # only inside "dibaca": not a word
+    ))
+    out = remove_answers(mc)
+    assert out.kind == EXTRACTIVE and [p.text for p in out.passages] == []  # every sentence held an answer
+    mc = replace(mc, questions=mc.questions[:2] + mc.questions[4:])
+    out = remove_answers(mc)
+    assert [p.text for p in out.passages] == ["Salinannya dibaca di New York. Pembacaan pertama pada 8 Juli."]
+    assert [(q.id, q.answers, q.choices) for q in out.questions] == [("q1-id", (), None), ("q1-en", (), None)]
 
 
 def test_written_set_loads_back(tmp_path):
