@@ -12,7 +12,8 @@ set over the reference document, TyDi QA over TyDi + Belebele passages, Belebele
 Belebele + TyDi passages. Negatives are questions asked over a corpus that does not: the
 seed set's unanswerable ones, TyDi and Belebele questions over the reference document, and
 each shared set over the other set's passages alone; and, on topic, TyDi questions over their own
-passages with the answer-bearing sentences cut out (eval.unanswerable). Per language, the threshold is the
+passages with the answer-bearing sentences cut out, and Belebele questions (both languages) whose
+answer stands in the passage word for word, likewise (eval.unanswerable). Per language, the threshold is the
 highest that keeps false abstentions at or below `max_false_per_30` per 30 answerable
 questions in every one of those corpora, so honest answers are rarely withheld whatever the
 documents look like; English questions over Indonesian text score lower cosines, hence a
@@ -77,7 +78,7 @@ def groups(engine_for, shared: Path) -> dict[str, tuple[bool, list[tuple[str, fl
     seed = seed_set.questions
     tydi, bele = load_dataset(shared / "tydiqa-id"), load_dataset(shared / "belebele-id-en")
     answerable = [q for q in bele.questions if q.answerable]
-    removed = remove_answers(tydi)
+    removed, bele_removed = remove_answers(tydi), remove_answers(bele)
     ref, both = engine_for(seed_set.passages), engine_for(tydi.passages + bele.passages)  # each loaded once
     return {
         "seed answerable / reference doc": (True, supports(ref, [q for q in seed if q.answerable])),
@@ -91,6 +92,8 @@ def groups(engine_for, shared: Path) -> dict[str, tuple[bool, list[tuple[str, fl
         # on-topic: each question over its own passage with the answer cut out (eval.unanswerable)
         "TyDi / answers removed + Belebele": (False, supports(engine_for(removed.passages + bele.passages),
                                                                removed.questions)),
+        "Belebele / answers removed + TyDi": (False, supports(engine_for(bele_removed.passages + tydi.passages),
+                                                               bele_removed.questions)),
     }
 
 
