@@ -80,13 +80,13 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("source", type=Path, help="extractive dataset folder (passages.jsonl, questions.jsonl)")
+    parser.add_argument("source", type=Path, help="dataset folder (passages.jsonl, questions.jsonl)")
     parser.add_argument("out", type=Path, help="folder to write the unanswerable set to")
     args = parser.parse_args()
     try:
         source = load_dataset(args.source)
         derived = remove_answers(source)
-    except ValueError as exc:  # a missing folder, a malformed line, a multiple-choice set: say which
+    except ValueError as exc:  # a missing folder or a malformed line: say which, without a traceback
         parser.exit(2, f"error: {exc}\n")
     write_dataset(derived, args.out)
     print(f"{args.out}: {len(derived.questions)} of {len(source.questions)} questions made unanswerable "
