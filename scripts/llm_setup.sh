@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build llama-cpp-python's OpenAI-compatible server in its own virtualenv (.venv-llm) and fetch
 # the local model, for `qa llm serve`. Not part of the default install or CI: it compiles
-# llama.cpp from source (about 5-6 minutes on 2 cores) and downloads about 1.1 GB.
+# llama.cpp from source (5-6 minutes on a quiet 2-core machine; 14 minutes with the download on
+# 2026-11-29) and downloads about 1.1 GB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
