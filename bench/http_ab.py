@@ -16,16 +16,14 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from eval.metrics import percentile
+from alternate import seed_questions, summary, time_alternately  # bench/alternate.py
 from serving import free_port, wait_ready  # bench/serving.py
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "eval" / "data" / "seed" / "questions.jsonl"
 SERVE = "import sys; from qa.cli import app; sys.argv[0] = 'qa'; app()"
 
 
@@ -44,7 +42,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--index-dir", type=Path, default=ROOT / ".qa-index")
     args = parser.parse_args()
-    questions = [json.loads(line)["question"] for line in SEED.read_text(encoding="utf-8").splitlines()]
+    questions = seed_questions()
     trees = {"this": ROOT, "other": args.other.resolve()}
     servers = {name: start(tree, args.index_dir.resolve()) for name, tree in trees.items()}
     clients: dict[str, httpx.Client] = {}
@@ -55,19 +53,19 @@ def main() -> None:
         for q in questions:
             for client in clients.values():
                 client.post("/api/chat", json={"question": q}).raise_for_status()
-        rtt = {name: [] for name in clients}
-        server = {name: [] for name in clients}
-        order = list(clients)
-        for i in range(args.requests):
-            for name in order if i % 2 == 0 else order[::-1]:
-                t0 = time.perf_counter()
-                r = clients[name].post("/api/chat", json={"question": questions[i % len(questions)]})
-                rtt[name].append((time.perf_counter() - t0) * 1000)
-                server[name].append(r.json()["timings_ms"]["total"])
+        server: dict[str, list[float]] = {name: [] for name in clients}
+
+        def ask(name: str):  # one contender per server; the server's own time is kept alongside
+            return lambda q: server[name].append(clients[name].post("/api/chat", json={"question": q})
+                                                 .json()["timings_ms"]["total"])
+
+        asks = [questions[i % len(questions)] for i in range(args.requests)]
+        rtt = time_alternately({name: ask(name) for name in clients}, asks)
         for name, client in clients.items():
+            timing = summary(rtt[name])
             print(json.dumps({"tree": str(trees[name]), "embedder": client.get("/healthz").json()["embedder"],
-                              "requests": len(rtt[name]), "median_ms": round(statistics.median(rtt[name]), 1),
-                              "p95_ms": round(percentile(rtt[name], 95), 1),
+                              "requests": timing["questions"], "median_ms": timing["median_ms"],
+                              "p95_ms": timing["p95_ms"],
                               "server_median_ms": round(statistics.median(server[name]), 1)}))
     finally:
         for client in clients.values():

