@@ -392,8 +392,8 @@ struct e5_model {
     tokenizer tok;
     void *map; size_t map_size;   /* mmap region */
     /* optional sparse "latent terms" head (SAE), loaded from sae.bin */
-    int has_sae, sae_N, sae_k, sae_nb;
-    q4mat sae_W;                  /* [sae_N][sae_nb] 4-bit encoder rows */
+    int has_sae, sae_N, sae_k;
+    q4mat sae_W;                  /* [sae_N] rows of H inputs, 4-bit */
     const float *sae_bias;        /* [sae_N] folded bias (incl. centering) */
     void *sae_map; size_t sae_map_size;
 };
@@ -938,7 +938,7 @@ int e5_load_sae(e5_model *m, const char *path) {
         munmap(map, sb.st_size); fprintf(stderr, "e5: out of memory repacking sae.bin\n"); return -1;
     }
     release_packed(map, &W);
-    m->sae_N = hdr[0]; m->sae_k = hdr[3]; m->sae_nb = hdr[1] / QK;
+    m->sae_N = hdr[0]; m->sae_k = hdr[3];
     m->sae_bias = (const float *)(p + 20);
     m->sae_W = W;
     m->sae_map = map; m->sae_map_size = sb.st_size; m->has_sae = 1;
