@@ -40,7 +40,8 @@ def generative(system: System, llm: LLMConfig) -> System:
         t0 = time.perf_counter()
         ans = generate_answer(question, to_answer(out), llm)
         spent = round((time.perf_counter() - t0) * 1000, 2)
-        return replace(out, answer=ans.answer, timings_ms=ans.timings_ms, latency_ms=out.latency_ms + spent,
+        return replace(out, answer=ans.answer, abstained=ans.abstained, timings_ms=ans.timings_ms,
+                       latency_ms=out.latency_ms + spent,
                        mode=ans.mode, fallback=ans.fallback, fallback_reason=ans.fallback_reason, draft=ans.draft)
 
     return ask
@@ -62,8 +63,9 @@ def generation_metrics(q: EvalQuestion, out: Outcome) -> dict:
     """Per-question generative fields for the result row."""
     shown = strip_markers(out.answer or "")
     generated = not out.abstained and not out.fallback
+    declined = bool(out.abstained and out.draft is not None)  # retrieval's abstentions never ask the model
     return {"mode": out.mode, "fallback": out.fallback, "fallback_reason": out.fallback_reason,
-            "draft": out.draft, "generated": generated,
+            "draft": out.draft, "generated": generated, "declined": declined,
             "answer_language_ok": None if out.abstained else detect_language(shown) == q.lang,
             "gold_match": gold_match(out.answer, q.answers) if q.answerable else None,
             "generate_ms": (out.timings_ms or {}).get("generate")}
@@ -71,14 +73,17 @@ def generation_metrics(q: EvalQuestion, out: Outcome) -> dict:
 
 def summarize_generation(rows: Sequence[dict]) -> dict:
     """Fallback rate and reasons, citation validity, language, accuracy and latency of generation."""
-    asked = [r for r in rows if not r.get("abstained")]  # the model is never asked after abstaining
+    asked = [r for r in rows if not r.get("abstained") or r.get("declined")]  # never asked after abstaining
     generated = [r for r in asked if r.get("generated")]
+    declined = [r for r in asked if r.get("declined")]
     reasons = Counter(r["fallback_reason"] for r in asked if r.get("fallback"))
-    answered_by_model = len(asked) - sum(reasons[k] for k in ENDPOINT_REASONS)
+    # replies that answered: not an endpoint failure, not "not in the sources" (which cites nothing)
+    answered_by_model = len(asked) - sum(reasons[k] for k in ENDPOINT_REASONS) - len(declined)
     gen_ms = [r["generate_ms"] for r in asked if r.get("generate_ms") is not None]
     return {
         "n": len(rows), "asked": len(asked), "generated": len(generated),
-        "fallback_rate": round(1 - len(generated) / len(asked), 3) if asked else None,
+        "declined": len(declined), "declined_answerable": sum(1 for r in declined if r.get("answerable")),
+        "fallback_rate": round(sum(reasons.values()) / len(asked), 3) if asked else None,
         "fallback_reasons": dict(reasons.most_common()),
         "citation_validity": round(1 - sum(reasons[k] for k in CITATION_REASONS) / answered_by_model, 3)
         if answered_by_model else None,
@@ -110,11 +115,12 @@ def reverify(rows: Sequence[dict]) -> list[dict]:
     """Rows re-judged by the current verifier from their stored drafts, without asking the model.
 
     For tuning qa/verify.py against a finished run (results.json): endpoint failures and
-    abstentions stay as they were; the shown answer becomes the draft or the extractive one.
+    retrieval's abstentions stay as they were; the shown answer becomes the draft or the extractive
+    one, or the abstention when the draft says the sources lack the answer.
     """
     out = []
     for r in rows:
-        if r.get("draft") is None or r.get("abstained"):
+        if r.get("draft") is None or (r.get("abstained") and not r.get("declined")):
             out.append(r)
             continue
         citations = tuple(Citation(**{k: c[k] for k in Citation.__dataclass_fields__}) for c in r["citations"])
@@ -124,8 +130,8 @@ def reverify(rows: Sequence[dict]) -> list[dict]:
         ans = checked(r["draft"], extractive, time.perf_counter())
         q = EvalQuestion(id=r["id"], lang=r["lang"], question=r["question"], passage_id=r["passage_id"],
                          answers=tuple(r["answers"]))
-        outcome = Outcome(docs=r["retrieved"], latency_ms=r["latency_ms"], answer=ans.answer, abstained=False,
+        outcome = Outcome(docs=r["retrieved"], latency_ms=r["latency_ms"], answer=ans.answer, abstained=ans.abstained,
                           language=language, timings_ms=r.get("timings_ms"), mode=ans.mode,
                           fallback=ans.fallback, fallback_reason=ans.fallback_reason, draft=ans.draft)
-        out.append({**r, "answer": ans.answer, **generation_metrics(q, outcome)})
+        out.append({**r, "answer": ans.answer, "abstained": ans.abstained, **generation_metrics(q, outcome)})
     return out

@@ -5,11 +5,13 @@ model sees the extractive answer's citations numbered [1]..[k] and must cite the
 shown only if qa/verify.py finds every citation valid and every number, month and name in the
 cited sentences, and it is in the question's language. Otherwise, or when the endpoint fails,
 the extractive answer is returned with `fallback=True` and a `fallback_reason`.
+A model that replies that the sources don't state the answer ("NOT IN SOURCES") abstains.
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -17,6 +19,7 @@ from typing import Iterator, Literal
 
 import httpx
 
+from qa.compose import compose
 from qa.language import detect_language
 from qa.settings import Settings
 from qa.types import Answer
@@ -28,11 +31,16 @@ GENERATIVE = "generative"
 SYSTEM = {
     "en": ("Answer the question in English using only the numbered Indonesian source sentences. "
            "Write one or two short sentences. End each sentence with the number of the source it comes "
-           "from, like [1]. Keep numbers, dates and names exactly as in the source."),
+           "from, like [1]. Keep numbers, dates and names exactly as in the source. If the sources do not "
+           "state the answer, write only: NOT IN SOURCES"),
     "id": ("Jawab pertanyaan dalam bahasa Indonesia hanya berdasarkan kalimat sumber bernomor. "
            "Tulis satu atau dua kalimat singkat. Akhiri setiap kalimat dengan nomor sumbernya, "
-           "misalnya [1]. Tulis angka, tanggal, dan nama persis seperti di sumber."),
+           "misalnya [1]. Tulis angka, tanggal, dan nama persis seperti di sumber. Jika sumber tidak "
+           "menyebutkan jawabannya, tulis hanya: TIDAK ADA DI SUMBER"),
 }
+# What the prompt tells the model to write when the sources lack the answer (either language,
+# whatever the question's): such a reply becomes an abstention, not a fallback to the extractive answer.
+DECLINES = ("not in sources", "tidak ada di sumber")
 ASK = {  # the citation instruction again, last: small models follow what they read just before answering
     "en": "Question: {q}\nAnswer in English, ending with the source number such as [1]:",
     "id": "Pertanyaan: {q}\nJawaban dalam bahasa Indonesia, diakhiri nomor sumber seperti [1]:",
@@ -132,9 +140,22 @@ def rejection(text: str, extractive: Answer) -> tuple[str, str] | None:
     return None
 
 
+def declined(text: str) -> bool:
+    """The reply is the prompt's "not in the sources" line (markers, case and punctuation ignored)."""
+    words = " ".join(re.sub(r"[\W\d_]+", " ", text.casefold()).split())
+    return words.startswith(DECLINES)
+
+
 def checked(text: str, extractive: Answer, t0: float) -> Answer:
-    """Verify `text`; the generated Answer if it passes, else the extractive fallback."""
+    """Verify `text`; the generated Answer if it passes, else the extractive fallback.
+
+    A reply saying the sources lack the answer is an abstention (the closest sentences stay cited).
+    """
     draft = normalize_markers(text.strip())
+    if declined(draft):
+        message = compose(extractive.citations, extractive.language, abstained=True)
+        return replace(extractive, answer=message, abstained=True, mode=GENERATIVE,
+                       timings_ms=_timed(extractive, t0), draft=draft)
     text = recite(draft, [c.text for c in extractive.citations])
     problem = rejection(text, extractive)
     if problem:

@@ -62,7 +62,8 @@ class Timings(BaseModel):
 class ChatResponse(BaseModel):
     answer: str
     language: Literal["id", "en"]
-    abstained: bool
+    abstained: bool = Field(description="the documents don't hold the answer: the evidence was too weak, or "
+                                        "(generative mode) the model found no answer in the cited sentences")
     citations: list[CitationOut]
     timings_ms: Timings
     mode: Literal["extractive", "generative"] = "extractive"

@@ -37,11 +37,17 @@ def test_wrapped_system_generates_and_reports_fallbacks():
         good = ask("How many points?")
         fake.set(reply="The Bali Agenda contains 9 strategy points [1].")
         bad = ask("How many points?")
+        fake.set(reply="NOT IN SOURCES")
+        declining = ask("How many points?")
     assert (good.mode, good.fallback, good.answer) == ("generative", False, "The Bali Agenda contains eight strategy points [1].")
     assert good.latency_ms > 10.0 and good.timings_ms["generate"] > 0
     assert (bad.fallback, bad.fallback_reason) == (True, "unsupported_number")
     row = generation_metrics(QUESTION, good)
     assert (row["generated"], row["answer_language_ok"], row["gold_match"]) == (True, True, True)
+    assert (declining.abstained, declining.fallback, declining.draft) == (True, False, "NOT IN SOURCES")
+    row = generation_metrics(QUESTION, declining)
+    assert (row["declined"], row["generated"], row["gold_match"]) == (True, False, False)
+    assert generation_metrics(QUESTION, pipeline("?"))["declined"] is False
 
 
 def test_summary_counts_fallbacks_and_citation_validity():
@@ -53,10 +59,13 @@ def test_summary_counts_fallbacks_and_citation_validity():
         {"abstained": False, "generated": False, "fallback": True, "fallback_reason": "timeout",
          "answerable": False, "answer_language_ok": False, "gold_match": None, "generate_ms": 3000.0, "latency_ms": 3100.0},
         {"abstained": True, "answerable": False, "latency_ms": 50.0},
+        {"abstained": True, "declined": True, "generated": False, "answerable": False, "gold_match": None,
+         "generate_ms": 500.0, "latency_ms": 600.0},
     ]
     s = summarize_generation(rows)
-    assert (s["n"], s["asked"], s["generated"]) == (4, 3, 1)
-    assert s["fallback_rate"] == pytest.approx(0.667, abs=1e-3)
+    assert (s["n"], s["asked"], s["generated"]) == (5, 4, 1)
+    assert (s["declined"], s["declined_answerable"]) == (1, 0)
+    assert s["fallback_rate"] == 0.5
     assert s["fallback_reasons"] == {"citation_out_of_range": 1, "timeout": 1}
     assert s["citation_validity"] == 0.5  # one of the two answers the model gave cited out of range
     assert (s["language_ok_generated"], s["accuracy_shown"], s["unanswerable_generated"]) == (1.0, 1.0, 0)
@@ -71,3 +80,5 @@ def test_reverify_rejudges_stored_drafts_without_the_model():
     assert (again["fallback"], again["fallback_reason"], again["generated"]) == (False, None, True)
     assert again["answer"] == row["draft"] and again["gold_match"] is True
     assert reverify([{**row, "abstained": True}])[0]["fallback_reason"] == "unsupported_name"  # left alone
+    declining = reverify([{**row, "draft": "NOT IN SOURCES", "abstained": True, "declined": True}])[0]
+    assert (declining["abstained"], declining["declined"], declining["fallback"]) == (True, True, False)

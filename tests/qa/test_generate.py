@@ -7,7 +7,8 @@ import pytest
 from fake_llm import serve_fake
 from conftest import free_port
 
-from qa.generate import LLMConfig, build_messages, generate_answer, stream_answer
+from qa.compose import compose
+from qa.generate import LLMConfig, build_messages, declined, generate_answer, stream_answer
 from qa.types import Answer, Citation
 
 SENTENCES = (
@@ -94,6 +95,28 @@ def test_rejected_answers_fall_back_to_the_extractive_one(fake, config, reply, r
     assert ans.draft == reply.strip()  # kept for logs and evaluation, never shown
 
 
+@pytest.mark.parametrize("language, reply", [("en", "NOT IN SOURCES"), ("en", "Not in sources. [1]"),
+                                             ("id", "TIDAK ADA DI SUMBER."), ("en", "**Tidak ada di sumber**")])
+def test_model_saying_the_sources_lack_the_answer_abstains(fake, config, language, reply):
+    fake.set(reply=reply)
+    ans = generate_answer(QUESTION, extractive(language=language), config)
+    assert (ans.abstained, ans.mode, ans.fallback, ans.fallback_reason) == (True, "generative", False, None)
+    assert ans.answer == compose(extractive().citations, language, abstained=True)
+    assert ans.citations == extractive().citations  # the closest sentences stay listed, as in extractive abstention
+    assert ans.draft == reply and ans.timings_ms["generate"] > 0
+
+
+@pytest.mark.parametrize("reply", ["The answer is not in sources [1].", "Not in the sources", "Bukan di sumber",
+                                   "Sources say eight [1]. NOT IN SOURCES"])
+def test_only_the_prompts_own_reply_counts_as_declining(reply):
+    assert not declined(reply)
+
+
+def test_prompt_offers_the_not_in_sources_reply():
+    assert "NOT IN SOURCES" in build_messages(QUESTION, extractive())[0]["content"]
+    assert "TIDAK ADA DI SUMBER" in build_messages("Berapa poin?", extractive(language="id"))[0]["content"]
+
+
 def test_listed_citations_are_split(fake, config):
     fake.set(reply="RCID was held in 2018 and the Bali Agenda has eight points [1, 2].")
     ans = generate_answer(QUESTION, extractive(), config)
@@ -169,6 +192,13 @@ def test_stream_with_an_invented_number_ends_in_the_extractive_answer(fake, conf
     fake.set(reply="The Bali Agenda contains 12 strategy points [1].")
     final = list(stream_answer(QUESTION, extractive(), config))[-1]
     assert (final.answer.fallback_reason, final.answer.answer) == ("unsupported_number", extractive().answer)
+
+
+def test_stream_of_a_declining_reply_ends_in_an_abstention(fake, config):
+    fake.set(reply="NOT IN SOURCES", chunk_chars=3)
+    events = list(stream_answer(QUESTION, extractive(), config))
+    assert "".join(e.text for e in events[:-1]) == "NOT IN SOURCES"  # the draft, as written
+    assert events[-1].answer.abstained and events[-1].answer.answer == compose((), "en", abstained=True)
 
 
 @pytest.mark.parametrize("behaviour, reason", [({"delay_s": 2.0}, "timeout"), ({"status": 500}, "endpoint_error")])

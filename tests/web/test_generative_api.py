@@ -95,6 +95,15 @@ def test_rejected_or_failed_generation_returns_the_extractive_answer(client, fak
     assert body["answer"] == extractive["answer"] and body["citations"] == extractive["citations"]
 
 
+def test_model_finding_no_answer_in_the_sources_abstains(client, fake):
+    extractive = ask(client, mode="extractive")
+    fake.set(reply="NOT IN SOURCES")
+    body = ask(client)
+    assert (body["abstained"], body["fallback"], body["mode"]) == (True, False, "generative")
+    assert body["answer"] == "Sorry, the documents don't contain an answer to this question."
+    assert body["citations"] == extractive["citations"] and not extractive["abstained"]
+
+
 def test_timeout_returns_the_extractive_answer(reference_settings, engine, fake):
     fake.set(reply=eight_points, delay_s=2.0)
     body = ask(client_for(reference_settings, engine, fake, llm_timeout_s=0.5))
