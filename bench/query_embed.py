@@ -31,5 +31,6 @@ def main() -> None:
     for name, embedder in embedders.items():
         print(json.dumps({"engine": embedder.engine, "id": embedder.id, **summary(times[name])}))
 
+
 if __name__ == "__main__":
     main()

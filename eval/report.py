@@ -63,13 +63,16 @@ def _default(obj: Any) -> Any:
 def write_json(path: str | Path, payload: Any) -> Path:
     """Write payload as pretty UTF-8 JSON, creating parent folders; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(payload, ensure_ascii=False, indent=2, default=_default)
-    # Write then rename, so a crash never leaves a half-written report behind.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(payload, ensure_ascii=False, indent=2, default=_default) + "\n")
     return path
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write UTF-8 text, creating parent folders; written then renamed, so no reader sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def _fmt(value: Any, kind: str) -> str:

@@ -18,6 +18,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from eval.datasets import EXTRACTIVE, PASSAGES_FILE, QUESTIONS_FILE, Dataset, EvalPassage, EvalQuestion, load_dataset
+from eval.report import write_text_atomic
 from index.sentences import split_sentences
 
 
@@ -66,16 +67,13 @@ def _cut(passage: EvalPassage, answers: set[str], kind: str) -> tuple[EvalPassag
 
 def write_dataset(dataset: Dataset, folder: Path) -> None:
     """Write `dataset` as a folder that eval.datasets.load_dataset reads back."""
-    folder.mkdir(parents=True, exist_ok=True)
     _write_jsonl(folder / PASSAGES_FILE, [asdict(p) for p in dataset.passages])
     _write_jsonl(folder / QUESTIONS_FILE,
                  [{k: v for k, v in asdict(q).items() if v is not None} for q in dataset.questions])
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    tmp.replace(path)  # a reader never sees half a file
+    write_text_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
 def main() -> None:
