@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from eval.datasets import EXTRACTIVE, MULTIPLE_CHOICE, Dataset, EvalPassage, EvalQuestion, load_dataset
+from eval.datasets import EXTRACTIVE, MULTIPLE_CHOICE, SHARED, Dataset, EvalPassage, EvalQuestion, load_dataset
 from eval.unanswerable import remove_answers, write_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
-TYDI = Path("/work/shared/eval-data/tydiqa-id")
+TYDI = SHARED / "tydiqa-id"  # ../shared beside the checkout, as CI lays it out
 
 
 def passage(pid: str, text: str) -> EvalPassage:
