@@ -35,3 +35,7 @@ class ReadOnlyDocument(QAError):
 
 class IndexBusy(QAError):
     """Another index build (CLI or API) holds the index directory's lock."""
+
+
+class ReaderError(QAError):
+    """The learned reader's model files are missing or do not match their recorded sha256."""
