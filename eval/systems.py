@@ -125,7 +125,7 @@ class LocalSystems:
         candidates, which tie at fused score 0 and would pad BM25's list with dense hits.
         """
         t0 = time.perf_counter()
-        scores = self.engine.store.lexical.scores(question)
+        scores = self.engine.store.lexical_scores(question)
         order = np.argsort(-scores, kind="stable")
         order = order[scores[order] > 0][: self.candidates]
         return Outcome(docs=self._docs(order), latency_ms=_ms(t0))

@@ -28,6 +28,7 @@ from index import sparse as latent
 from index.errors import StoreError
 from index.lexical import LexicalIndex
 from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest, sha256_file
+from index.protocol import Level
 from index.types import Chunk, Document, Sentence
 from index.vocab import lowercase_words
 
@@ -41,7 +42,7 @@ LEXICAL_DIRS = ("lexical", "lexical_sentences")
 
 @dataclass
 class IndexStore:
-    """Everything needed to answer questions, held in memory."""
+    """Everything needed to answer questions, held in memory: the FAISS + BM25 `index.protocol.Store`."""
 
     manifest: Manifest
     documents: list[Document]
@@ -82,10 +83,6 @@ class IndexStore:
         """Words the documents write in lower case somewhere ("presiden", not "Widodo"); see index/vocab.py."""
         return lowercase_words([d.text for d in self.documents])
 
-    def word_id(self, word: str) -> int | None:
-        """Row of `word` in vocab_vectors, or None."""
-        return self._word_pos.get(word)
-
     def sentence_id(self, doc_id: str, index: int) -> int:
         """Position in `sentences` of a document's sentence number `index`."""
         return self._first_sentence[doc_id] + index
@@ -102,6 +99,42 @@ class IndexStore:
         scores, ids = self.dense.search(np.asarray(query_vector, dtype=np.float32).reshape(1, -1), k)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
+
+    def lexical_scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for `query`."""
+        return self.lexical.scores(query)
+
+    def chunk_similarity(self, chunk_ids, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine of each listed chunk with a normalized query vector."""
+        return self.chunk_vectors[chunk_ids] @ query_vector
+
+    def sentence_similarity(self, sentence_ids, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine of each listed sentence with a normalized query vector."""
+        return self.sentence_vectors[sentence_ids] @ query_vector
+
+    def sentence_lexical_scores(self, query: str, sentence_ids) -> np.ndarray:
+        """BM25 score, over all sentences, of each listed sentence for `query`."""
+        return self.sentence_lexical.scores(query)[sentence_ids]
+
+    def sentence_frequency(self, word: str) -> int:
+        """How many sentences contain `word`."""
+        return self.sentence_lexical.document_frequency(word)
+
+    def has_word(self, word: str) -> bool:
+        """Whether `word` is in the corpus vocabulary."""
+        return word in self._word_pos
+
+    def nearest_words(self, vectors: np.ndarray) -> list[tuple[str, float]]:
+        """For each row of `vectors`, the closest vocabulary word and its cosine ([] without a vocabulary)."""
+        if not len(self.vocab):
+            return []
+        sims = self.vocab_vectors @ np.asarray(vectors).T  # (vocab, rows)
+        best = sims.argmax(axis=0)
+        return [(self.vocab[int(i)], sims[i, j]) for j, i in enumerate(best)]
+
+    def latent_terms(self, level: Level) -> sparse.csr_matrix | None:
+        """Latent-term rows of every chunk or sentence, or None (no sparse head, or a build before v4)."""
+        return self.chunk_sparse if level == "chunk" else self.sentence_sparse
 
 
 def make_dense(vectors: np.ndarray, kind: str) -> faiss.Index:

@@ -6,10 +6,10 @@ import math
 from scipy import sparse
 
 from index.lexical import tokenize
-from index.store import IndexStore
+from index.protocol import Store
 
 
-def coverage(question: str, sentence: str, store: IndexStore, aliases: dict[str, str] | None = None) -> float:
+def coverage(question: str, sentence: str, store: Store, aliases: dict[str, str] | None = None) -> float:
     """IDF-weighted share of the question's words found in `sentence` (0..1).
 
     Frequencies come from the sentence BM25 index. A word the corpus never uses counts as
@@ -21,8 +21,8 @@ def coverage(question: str, sentence: str, store: IndexStore, aliases: dict[str,
     words = {aliases.get(w, w) for w in tokenize(question)}  # a bridged word counts as its corpus word
     if not words:
         return 0.0
-    index, have = store.sentence_lexical, set(tokenize(sentence))
-    idf = {w: math.log((index.size + 1) / (index.document_frequency(w) + 0.5)) for w in words}
+    size, have = len(store.sentences), set(tokenize(sentence))
+    idf = {w: math.log((size + 1) / (store.sentence_frequency(w) + 0.5)) for w in words}
     total = sum(idf.values())
     return sum(v for w, v in idf.items() if w in have) / total if total > 0 else 0.0
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from index.embedders import Embedder
 from index.lexical import tokenize
-from index.store import IndexStore
+from index.protocol import Store
 from index.vocab import WORD
 
 
@@ -38,12 +38,11 @@ class WordVectors:
         return out
 
 
-def bridge(question: str, store: IndexStore, words: WordVectors, *, threshold: float) -> dict[str, str]:
+def bridge(question: str, store: Store, words: WordVectors, *, threshold: float) -> dict[str, str]:
     """Each out-of-corpus question word mapped to the corpus word nearest to it (cosine >= threshold)."""
-    unknown = [w for w in dict.fromkeys(tokenize(question)) if WORD.fullmatch(w) and store.word_id(w) is None]
-    if not unknown or not len(store.vocab):
+    unknown = [w for w in dict.fromkeys(tokenize(question)) if WORD.fullmatch(w) and not store.has_word(w)]
+    if not unknown:
         return {}
     vectors = words.get(unknown)
-    sims = store.vocab_vectors @ np.stack([vectors[w] for w in unknown]).T  # (vocab, unknown)
-    best = sims.argmax(axis=0)
-    return {w: store.vocab[int(i)] for j, (w, i) in enumerate(zip(unknown, best)) if sims[i, j] >= threshold}
+    nearest = store.nearest_words(np.stack([vectors[w] for w in unknown]))
+    return {w: word for w, (word, sim) in zip(unknown, nearest) if sim >= threshold}

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from index.store import IndexStore
+from index.protocol import Store
 from qa.types import Passage
 
 
@@ -34,12 +34,12 @@ def fuse(dense: dict[int, float], lexical: np.ndarray, *, alpha: float) -> list[
     return [Passage(chunk_id=ids[j], score=float(fused[j]), dense=float(d[j]), lexical=float(lex[j])) for j in order]
 
 
-def retrieve(question: str, query_vector: np.ndarray, store: IndexStore, *,
+def retrieve(question: str, query_vector: np.ndarray, store: Store, *,
              alpha: float, candidates: int = 20) -> list[Passage]:
     """Chunks ranked for a question: dense top-`candidates` plus BM25 top-`candidates`, fused."""
     ids, scores = store.search_dense(query_vector, candidates)
     dense = {int(i): float(s) for i, s in zip(ids, scores)}
-    lexical = store.lexical.scores(question) if alpha > 0 else np.zeros(len(store.chunks), np.float32)
+    lexical = store.lexical_scores(question) if alpha > 0 else np.zeros(len(store.chunks), np.float32)
     if lexical.any():
         keep = np.argsort(-lexical)[:candidates]
         mask = np.zeros_like(lexical)
@@ -48,12 +48,12 @@ def retrieve(question: str, query_vector: np.ndarray, store: IndexStore, *,
         # dense scores for lexical-only candidates, so every fused chunk has both signals
         extra = [int(i) for i in keep if lexical[i] > 0 and int(i) not in dense]
         if extra:
-            sims = store.chunk_vectors[extra] @ query_vector
+            sims = store.chunk_similarity(extra, query_vector)
             dense.update({i: float(s) for i, s in zip(extra, sims)})
     return fuse(dense, lexical, alpha=alpha)
 
 
-def contested(passages: list[Passage], store: IndexStore, margin: float) -> bool:
+def contested(passages: list[Passage], store: Store, margin: float) -> bool:
     """Whether a chunk of another document scores within `margin` of the best chunk.
 
     A rival further behind is rarely overtaken by the latent-term bonus, so only close calls

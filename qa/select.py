@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.store import IndexStore
+from index.protocol import Store
 from qa.answer_type import type_match
 from qa.types import Citation, Passage
 
@@ -19,7 +19,7 @@ class ScoredSentence:
     typed: bool | None = None  # holds the asked-for kind of answer (None: the question asks for no kind)
 
 
-def score_sentences(question: str, passages: list[Passage], query_vector: np.ndarray, store: IndexStore, *,
+def score_sentences(question: str, passages: list[Passage], query_vector: np.ndarray, store: Store, *,
                     alpha: float, passages_used: int = 5, sentence_weight: float = 0.5,
                     kind: str | None = None, type_weight: float = 0.0) -> list[ScoredSentence]:
     """Rank sentences of the top passages.
@@ -37,9 +37,9 @@ def score_sentences(question: str, passages: list[Passage], query_vector: np.nda
     if not best_chunk:
         return []
     ids = np.fromiter(best_chunk, dtype=np.int64)
-    sims = store.sentence_vectors[ids] @ query_vector
+    sims = store.sentence_similarity(ids, query_vector)
     dense = sentence_weight * minmax(sims) + (1 - sentence_weight) * np.array([best_chunk[int(i)] for i in ids])
-    lexical = store.sentence_lexical.scores(question)[ids]
+    lexical = store.sentence_lexical_scores(question, ids)
     top = float(lexical.max()) if len(lexical) else 0.0
     scores = (1 - alpha) * dense + alpha * (lexical / top if top > 0 else lexical)
     typed = [type_match(store.sentences[int(i)].text, kind, question) if kind else None for i in ids]
@@ -72,7 +72,7 @@ def support(best: ScoredSentence, *, lexical_weight: float, lexical_cap: float, 
     return best.similarity + bonus - penalty
 
 
-def cite(ranked: list[ScoredSentence], store: IndexStore, top_k: int) -> tuple[Citation, ...]:
+def cite(ranked: list[ScoredSentence], store: Store, top_k: int) -> tuple[Citation, ...]:
     """Citations n = 1..top_k for the best sentences, with offsets checked against the source."""
     out = []
     for n, s in enumerate(ranked[:top_k], start=1):
