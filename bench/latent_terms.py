@@ -18,10 +18,9 @@ from eval.datasets import SHARED
 from eval.metrics import percentile
 from eval.corpus import index_passages
 from eval.run import EvalOptions, load
-from index.embedders import make_embedder
 from qa.engine import Engine, config_from_settings
 from qa.indexing import build_options
-from qa.pipeline import answer
+from qa.service import Service
 from qa.settings import Settings
 
 
@@ -34,9 +33,10 @@ def main() -> None:
                        show_progress=False)
     dataset = load(opts)
     settings = Settings()
-    embedder = make_embedder(settings.embedder, **settings.embedder_options())
+    embedder = settings.make_embedder()
     built = index_passages(dataset.passages, embedder, build_options(settings, False), opts.cache_dir)
-    engine = Engine(embedder, config_from_settings(settings), built.store)
+    service = Service.from_settings(settings, engine=Engine(embedder, config_from_settings(settings), built.store))
+    engine = service.engine
     questions = [q.question for q in dataset.questions][: args.questions]
     on, off = engine.config, dataclasses.replace(engine.config, sparse_weight=0.0)
     calls = {"n": 0}
@@ -48,14 +48,14 @@ def main() -> None:
 
     engine.embedder.embed_sparse = counted
     for q in questions:  # warm-up
-        answer(q, engine)
+        service.extract(q)
     times: dict[str, list[float]] = {"off": [], "on": []}
     calls["n"] = 0
     for q in questions:
         for name, config in (("off", off), ("on", on)):
             engine.config = config
             t0 = time.perf_counter()
-            answer(q, engine)
+            service.extract(q)
             times[name].append((time.perf_counter() - t0) * 1000)
     report = {name: {"median_ms": round(statistics.median(t), 1), "p95_ms": round(percentile(t, 95), 1)}
               for name, t in times.items()}

@@ -16,7 +16,6 @@ from eval.metrics import summarize
 from eval.run import EvalOptions, ask_all, load, local_systems
 from eval.systems import SharedQueries
 from eval.unanswerable import remove_answers, write_dataset
-from index.embedders import make_embedder
 from qa.engine import AnswerConfig, config_from_settings
 from qa.settings import Settings
 
@@ -91,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     # one memo across steps: each question is embedded once, whatever the step
-    embedder = SharedQueries(make_embedder(settings.embedder, **settings.embedder_options()), size=10_000)
+    embedder = SharedQueries(settings.make_embedder(), size=10_000)
     lines = ["| step | " + " | ".join(h for *_, h in COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]
     with tempfile.TemporaryDirectory(prefix="qa-on-topic-") as on_topic:
         write_dataset(remove_answers(load_dataset(args.shared / "tydiqa-id")), Path(on_topic))

@@ -129,12 +129,11 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=SHARED, help="folder with tydiqa-id and belebele-id-en")
     parser.add_argument("--max-false-per-30", type=float, default=1.0)
     args = parser.parse_args()
-    from index.embedders import make_embedder
     from qa.settings import Settings
 
     settings = Settings()
     # TyDi and Belebele questions are each asked over three corpora: embed every question once
-    embedder = SharedQueries(make_embedder(settings.embedder, **settings.embedder_options()), size=10_000)
+    embedder = SharedQueries(settings.make_embedder(), size=10_000)
     opts = build_options(settings, False)
     config = replace(config_from_settings(settings), latent_support_gate=False)  # every question's full support
 

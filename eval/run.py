@@ -20,10 +20,11 @@ from eval.grade import grade
 from eval.metrics import recall_at_k, summarize
 from eval.remote import RemoteSystem
 from eval.systems import RUN_ORDER, SYSTEMS, LocalSystems, System
-from index.embedders import Embedder, make_embedder
+from index.embedders import Embedder
 from qa.engine import AnswerConfig, Engine, config_from_settings
 from qa.generate import LLMConfig
 from qa.indexing import build_options
+from qa.service import Service
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,11 +59,11 @@ def load(opts: EvalOptions) -> Dataset:
 def local_systems(opts: EvalOptions, dataset: Dataset, settings: Settings, embedder: Embedder | None,
                   config: AnswerConfig | None = None) -> tuple[dict[str, System], dict]:
     """In-process systems over the (cached) index of the dataset's passages, and its build info."""
-    embedder = embedder or make_embedder(settings.embedder, **settings.embedder_options())
+    embedder = embedder or settings.make_embedder()
     built = index_passages(dataset.passages, embedder, build_options(settings, opts.show_progress),
                            opts.cache_dir)
     engine = Engine(embedder, config or config_from_settings(settings), built.store)
-    local = LocalSystems(engine, depth=opts.top_k)
+    local = LocalSystems(Service.from_settings(settings, engine=engine), depth=opts.top_k)
     names = SYSTEMS if opts.compare else ("full",)
     return {name: local.get(name) for name in names}, built.build_info()
 

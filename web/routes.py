@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Iterator
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from qa import generate, pipeline
 from qa.engine import Engine
 from qa.errors import UnknownDocument
+from qa.generate import StreamEvent
+from qa.service import Service
 from web.schemas import ChatRequest, ChatResponse, DocumentOut, DocumentSummary, ErrorOut, Health
 from web.security import require_api_key
 
@@ -22,43 +22,33 @@ SSE = {200: {"content": {"text/event-stream": {}},
              "description": "with `stream: true`: `delta` events ({text}), then one `final` event (ChatResponse)"}}
 
 
+def service_of(request: Request) -> Service:
+    return request.app.state.service
+
+
 def engine_of(request: Request) -> Engine:
-    return request.app.state.engine
+    return service_of(request).engine
 
 
-def to_response(ans) -> ChatResponse:
-    """Map the pipeline's Answer onto the public response shape."""
-    return ChatResponse(answer=ans.answer, language=ans.language, abstained=ans.abstained,
-                        citations=[asdict(c) for c in ans.citations], timings_ms=ans.timings_ms,
-                        mode=ans.mode, fallback=ans.fallback, fallback_reason=ans.fallback_reason,
-                        highlight=asdict(ans.highlight) if ans.highlight else None)
-
-
-def sse(events: Iterator[generate.StreamEvent]) -> Iterator[str]:
+def sse(events: Iterator[StreamEvent]) -> Iterator[str]:
     """Server-Sent Events: `delta` with the text so far unverified, `final` with the full response."""
     for event in events:
         if event.kind == "delta":
             yield f"event: delta\ndata: {json.dumps({'text': event.text}, ensure_ascii=False)}\n\n"
         else:
-            yield f"event: final\ndata: {to_response(event.answer).model_dump_json()}\n\n"
+            yield f"event: final\ndata: {ChatResponse.from_answer(event.answer).model_dump_json()}\n\n"
 
 
 @router.post("/api/chat", response_model=ChatResponse, responses={**ERRORS, **SSE, **KEY}, tags=["chat"],
              dependencies=[Depends(require_api_key)])
 async def chat(body: ChatRequest, request: Request):
     """Answer a question with sentence-level citations, or abstain; optionally generated and streamed."""
-    # retrieval runs before any byte is sent, so its errors keep their statuses even when streaming
-    ans = await run_in_threadpool(pipeline.answer, body.question, engine_of(request), top_k=body.top_k)
-    settings = request.app.state.settings
-    generative = (body.mode or settings.answer_mode) == "generative"
-    if body.stream:
-        events = (generate.stream_answer(body.question, ans, generate.LLMConfig.from_settings(settings))
-                  if generative else generate.extractive_events(ans))
+    service = service_of(request)
+    if body.stream:  # retrieval runs before any byte is sent, so its errors keep their statuses
+        events = await run_in_threadpool(service.stream, body.question, body.top_k, body.mode)
         return StreamingResponse(sse(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-    if generative:
-        config = generate.LLMConfig.from_settings(settings)
-        ans = await run_in_threadpool(generate.generate_answer, body.question, ans, config)
-    return to_response(ans)
+    ans = await run_in_threadpool(service.ask, body.question, body.top_k, body.mode)
+    return ChatResponse.from_answer(ans)
 
 
 @router.get("/api/documents", response_model=list[DocumentSummary], responses=ERRORS, tags=["documents"])

@@ -1,11 +1,15 @@
 """HTTP request and response models (pydantic lives at the edges only)."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-MAX_QUESTION_CHARS = 2000
+from qa.config import AnswerConfig
+from qa.types import Answer
+
+MAX_QUESTION_CHARS = AnswerConfig.max_question_chars
 
 
 class ChatRequest(BaseModel):
@@ -13,7 +17,7 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     question: str = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, description="Indonesian or English")
-    top_k: int = Field(3, ge=1, le=10, description="how many citations to return")
+    top_k: int | None = Field(None, ge=1, le=10, description="how many citations to return (default: QA_TOP_K, 3)")
     mode: Literal["extractive", "generative"] | None = Field(
         None, description="extractive quotes sentences; generative lets a language model answer in the "
                           "question's language, verified against the sources (default: QA_ANSWER_MODE)")
@@ -72,6 +76,14 @@ class ChatResponse(BaseModel):
     fallback_reason: str | None = Field(None, description="why, e.g. timeout, unsupported_number")
     highlight: HighlightOut | None = Field(None, description="for when/how many/who/where questions: the "
                                                              "answer span inside citation 1, if one is found")
+
+    @classmethod
+    def from_answer(cls, ans: Answer) -> ChatResponse:
+        """The public shape of the pipeline's Answer."""
+        return cls(answer=ans.answer, language=ans.language, abstained=ans.abstained,
+                   citations=[asdict(c) for c in ans.citations], timings_ms=ans.timings_ms,
+                   mode=ans.mode, fallback=ans.fallback, fallback_reason=ans.fallback_reason,
+                   highlight=asdict(ans.highlight) if ans.highlight else None)
 
 
 class DocumentSummary(BaseModel):
