@@ -6,9 +6,10 @@ import time
 import httpx
 
 from eval.systems import Outcome, unique_docs
+from index.errors import DomainError
 
 
-class RemoteError(Exception):
+class RemoteError(DomainError):
     """The server could not be reached or answered with an error."""
 
 

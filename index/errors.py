@@ -1,7 +1,15 @@
-"""Domain errors raised while building or loading an index; messages name the fix."""
+"""Domain errors raised while building or loading an index; messages name the fix.
+
+DomainError is the root of every error a user can fix, the answering ones (qa/errors.py)
+included: the CLI prints any of them as one line, and only web/ maps them to HTTP statuses.
+"""
 
 
-class IndexingError(Exception):
+class DomainError(Exception):
+    """Base class for errors the user can fix; the message says how."""
+
+
+class IndexingError(DomainError):
     """Base class for errors the user can fix (bad input files, stale or broken index)."""
 
 

@@ -31,7 +31,6 @@ _PREFIX_ANY_CASE = frozenset(a for a in PREFIX_ABBREVIATIONS if a.islower())
 _SUFFIX_ANY_CASE = frozenset(a for a in SUFFIX_ABBREVIATIONS if a.islower())
 
 OPENERS = "\"'“‘„‚«([{¡¿"
-CLOSERS = "\"'”’»)]}"
 _QUOTE_OPENERS = "\"'“‘„‚«"
 _EMPHASIS = "*_"  # Markdown emphasis may sit between a period and the next sentence's first letter
 _PAIRS = {")": "(", "]": "[", "}": "{"}

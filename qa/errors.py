@@ -1,7 +1,8 @@
 """Errors raised while answering; the web layer maps them to HTTP statuses."""
+from index.errors import DomainError
 
 
-class QAError(Exception):
+class QAError(DomainError):
     """Base class for answering errors the caller can act on."""
 
 

@@ -1,6 +1,6 @@
 """Generative answers: a language model rewrites the cited sentences in the question's language.
 
-Any OpenAI-compatible chat-completions endpoint works (`qa llm serve` starts a local one). The
+Any OpenAI-compatible chat-completions endpoint works (`python scripts/llm_local.py serve` starts a local one). The
 model sees the extractive answer's citations numbered [1]..[k] and must cite them; its answer is
 shown only if qa/verify.py finds every citation valid and every number, month and name in the
 cited sentences, and it is in the question's language. Otherwise, or when the endpoint fails,

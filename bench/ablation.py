@@ -1,4 +1,4 @@
-"""What each answering step adds, on each evaluation set: `python -m eval.ablation`.
+"""What each answering step adds, on each evaluation set: `.venv/bin/python bench/ablation.py`.
 
 Runs the full in-process pipeline once per step, each step adding one piece to the last
 (every other knob as configured), and prints a Markdown table. Indexes come from the
