@@ -10,7 +10,7 @@ from pathlib import Path
 from index import store as store_io
 from index.build import BuildOptions, build_store
 from index.documents import DEFAULT_CORPUS, SUFFIXES, load_documents
-from index.embedders import Embedder, make_embedder
+from index.embedders import Embedder
 from index.errors import StoreError
 from qa.errors import IndexBusy
 from qa.settings import Settings
@@ -94,7 +94,7 @@ def summary(store: store_io.IndexStore) -> str:
 def index_documents(settings: Settings, paths: list[Path] | None, *, rebuild: bool = False,
                     embedder: Embedder | None = None, show_progress: bool = True) -> str:
     """Index `paths` (configured or bundled corpus when None, plus uploads) into settings.index_dir."""
-    embedder = embedder or make_embedder(settings.embedder, **settings.embedder_options())
+    embedder = embedder or settings.make_embedder()
     with build_lock(settings.index_dir):
         store = build_and_save(settings, paths, embedder=embedder, rebuild=rebuild, show_progress=show_progress)
     return summary(store)
