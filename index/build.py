@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import numpy as np
 from tqdm import tqdm
 
-from index import sparse as latent
+from index import latent
 from index.chunks import chunk_document
 from index.embedders.base import Embedder
 from index.lexical import LexicalIndex

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 FORMAT_VERSION = 3
 # Bump when the text fed to the embedder for sentences or chunks changes: vectors built
-# with another recipe must not be reused. (v3: chunks also get latent terms, index/sparse.py;
+# with another recipe must not be reused. (v3: chunks also get latent terms, index/latent.py;
 # v4: sentences too.)
 EMBED_RECIPE = "v4:title+sentence|title+chunk|sentence and chunk latent terms"
 

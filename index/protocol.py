@@ -76,4 +76,4 @@ class Store(Protocol):
         """For each row of `vectors`, the closest vocabulary word and its cosine; [] without a vocabulary."""
 
     def latent_terms(self, level: Level) -> sparse.csr_matrix | None:
-        """Latent-term rows (index/sparse.py) of every chunk or sentence, or None when the build has none."""
+        """Latent-term rows (index/latent.py) of every chunk or sentence, or None when the build has none."""

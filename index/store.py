@@ -24,7 +24,7 @@ import faiss
 import numpy as np
 from scipy import sparse
 
-from index import sparse as latent
+from index import latent
 from index.errors import StoreError
 from index.lexical import LexicalIndex
 from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest, sha256_file
@@ -56,7 +56,7 @@ class IndexStore:
     vocab: list[str]  # corpus words, with vocab_vectors: see index/vocab.py
     vocab_vectors: np.ndarray
     path: Path | None = None
-    chunk_sparse: sparse.csr_matrix | None = None  # latent terms per chunk (index/sparse.py); None: no head
+    chunk_sparse: sparse.csr_matrix | None = None  # latent terms per chunk (index/latent.py); None: no head
     sentence_sparse: sparse.csr_matrix | None = None  # ...and per sentence (None also for builds before v4)
     _word_pos: dict[str, int] = field(default_factory=dict, repr=False)
     _doc_pos: dict[str, int] = field(default_factory=dict, repr=False)

@@ -28,7 +28,7 @@ def coverage(question: str, sentence: str, store: Store, aliases: dict[str, str]
 
 
 def latent_overlap(question_terms: sparse.csr_matrix, sentence_terms: sparse.csr_matrix) -> float:
-    """Cosine between a question's and a sentence's latent terms (index/sparse.py), 0..1.
+    """Cosine between a question's and a sentence's latent terms (index/latent.py), 0..1.
 
     The features are shared across languages, so an English question and the Indonesian
     sentence that answers it light up many of the same ones, where word coverage only sees

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import cache
 
 from index.protocol import Store
-from index.sparse import has_sparse
+from index.latent import has_latent_terms
 from qa.answer_type import STRICT_KINDS, expected_type, highlight
 from qa.compose import compose
 from qa.coverage import coverage, latent_overlap
@@ -52,7 +52,7 @@ def _latent_terms(question_terms, passages, engine: Engine, store):
     """Passages re-ranked with latent terms when two documents are close and both sides have them."""
     weight, gate = engine.config.sparse_weight, engine.config.sparse_gate
     rows = store.latent_terms("chunk")
-    usable = weight > 0 and rows is not None and has_sparse(engine.embedder)
+    usable = weight > 0 and rows is not None and has_latent_terms(engine.embedder)
     if not usable or not contested(passages, store, gate):
         return passages
     scores = (rows @ question_terms().T).toarray().ravel()
@@ -73,7 +73,7 @@ def _latent_support(strength: float, ranked, language: str, question_terms, engi
     if not ranked or weight <= 0 or language not in cfg.latent_support_languages:
         return strength, None
     rows = store.latent_terms("sentence")
-    if rows is None or not has_sparse(engine.embedder):
+    if rows is None or not has_latent_terms(engine.embedder):
         return strength + weight * cfg.latent_support_missing, cfg.latent_support_missing
     threshold = cfg.abstain_threshold(language)
     if cfg.latent_support_gate and not threshold - weight <= strength < threshold:

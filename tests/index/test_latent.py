@@ -2,7 +2,7 @@
 import pytest
 from conftest import CountingEmbedder
 
-from index import sparse as latent
+from index import latent
 from index import store as store_io
 from index.build import BuildOptions, build_store
 from index.documents import load_documents
@@ -19,7 +19,7 @@ def built(docs, embedder):
 @pytest.mark.parametrize("kind", ["chunk", "sentence"])
 def test_every_chunk_and_sentence_gets_latent_terms(built, embedder, kind):
     terms, items = (built.chunk_sparse, built.chunks) if kind == "chunk" else (built.sentence_sparse, built.sentences)
-    assert latent.has_sparse(embedder) and terms is not None
+    assert latent.has_latent_terms(embedder) and terms is not None
     assert terms.shape == (len(items), embedder.sparse_dim)
     assert all(0 < terms[i].nnz <= 256 for i in range(terms.shape[0]))
     assert (terms.data > 0).all()
