@@ -5,8 +5,8 @@ import time
 from collections.abc import Callable
 from functools import cache
 
-from index.protocol import Store
 from index.latent import has_latent_terms
+from index.protocol import Store
 from qa.answer_type import STRICT_KINDS, expected_type, highlight
 from qa.compose import compose
 from qa.coverage import coverage, latent_overlap

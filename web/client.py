@@ -85,8 +85,14 @@ class _Base:
         return adapter.validate_json(response.content)
 
     @staticmethod
-    def _chat_body(question: str, top_k: int, mode: str | None) -> dict[str, Any]:
-        return {"question": question, "top_k": top_k, **({"mode": mode} if mode else {})}
+    def _chat_body(question: str, top_k: int | None, mode: str | None) -> dict[str, Any]:
+        """The request body; what is left out (None) the server decides (QA_TOP_K, QA_ANSWER_MODE)."""
+        body: dict[str, Any] = {"question": question}
+        if top_k is not None:
+            body["top_k"] = top_k
+        if mode:
+            body["mode"] = mode
+        return body
 
     @staticmethod
     def _document_path(doc_id: str) -> str:
@@ -116,8 +122,9 @@ class QAClient(_Base):
                 sleep(self._delay(attempt))
         raise self._unavailable(method, path, cause)
 
-    def ask(self, question: str, top_k: int = 3, mode: str | None = None) -> ChatResponse:
-        """Answer `question` with up to `top_k` citations; `mode` overrides the server's answer mode."""
+    def ask(self, question: str, top_k: int | None = None, mode: str | None = None) -> ChatResponse:
+        """Answer `question` with up to `top_k` citations (None: the server's QA_TOP_K); `mode` overrides
+        the server's answer mode."""
         response = self._send("POST", "/api/chat", self._chat_body(question, top_k, mode))
         return self._decode(response, CHAT)
 
@@ -167,8 +174,9 @@ class AsyncQAClient(_Base):
                 await async_sleep(self._delay(attempt))
         raise self._unavailable(method, path, cause)
 
-    async def ask(self, question: str, top_k: int = 3, mode: str | None = None) -> ChatResponse:
-        """Answer `question` with up to `top_k` citations; `mode` overrides the server's answer mode."""
+    async def ask(self, question: str, top_k: int | None = None, mode: str | None = None) -> ChatResponse:
+        """Answer `question` with up to `top_k` citations (None: the server's QA_TOP_K); `mode` overrides
+        the server's answer mode."""
         response = await self._send("POST", "/api/chat", self._chat_body(question, top_k, mode))
         return self._decode(response, CHAT)
 

@@ -1,14 +1,16 @@
 """The answering service: built from Settings, one place for top_k, mode and the reranking step."""
 from __future__ import annotations
 
+import httpx
 import pytest
+from conftest import LiveServer
 from fake_llm import serve_fake
-from fastapi.testclient import TestClient
 
 from qa.errors import InvalidQuestion
 from qa.service import Service
 from qa.settings import Settings
 from web.app import create_app
+from web.client import QAClient
 
 WHO = "Who is Dody Widodo?"
 POINTS = "How many strategy points does the Bali Agenda on Industry 4.0 contain?"
@@ -19,15 +21,16 @@ def service(reference_settings, engine) -> Service:
     return Service.from_settings(reference_settings, engine=engine)
 
 
-def test_qa_top_k_is_the_default_for_the_api(reference_settings, monkeypatch):
-    """QA_TOP_K used to be ignored: the request model's own default (3) always won."""
+def test_qa_top_k_is_the_default_for_the_api_v1_and_the_client(reference_settings, monkeypatch):
+    """QA_TOP_K used to be ignored: the request model's and the client's own default (3) always won."""
     monkeypatch.setenv("QA_TOP_K", "2")
     settings = Settings(index_dir=reference_settings.index_dir, reload_interval_s=0, _env_file=None)
-    with TestClient(create_app(settings)) as client:
-        assert len(client.post("/api/chat", json={"question": WHO}).json()["citations"]) == 2
-        assert len(client.post("/api/chat", json={"question": WHO, "top_k": 4}).json()["citations"]) == 4
-        completion = client.post("/v1/chat/completions", json={"model": "qa", "messages": [
-            {"role": "user", "content": WHO}]}).json()
+    with LiveServer(create_app(settings)) as server, QAClient(server.url, timeout=60) as qa:
+        chat = httpx.post(f"{server.url}/api/chat", json={"question": WHO}, timeout=60).json()
+        assert len(chat["citations"]) == 2
+        assert len(qa.ask(WHO).citations) == 2 and len(qa.ask(WHO, top_k=4).citations) == 4
+        completion = httpx.post(f"{server.url}/v1/chat/completions", timeout=60, json={
+            "model": "qa", "messages": [{"role": "user", "content": WHO}]}).json()
         assert len(completion["citations"]) == 2
 
 
