@@ -89,14 +89,12 @@ def ask_all(dataset: Dataset, systems: dict[str, System], n_cited: int, show_pro
     return results
 
 
-def run_eval(opts: EvalOptions, settings: Settings | None = None, embedder: Embedder | None = None,
+def run_eval(opts: EvalOptions, settings: Settings, embedder: Embedder | None = None,
              config: AnswerConfig | None = None) -> dict:
     """Evaluate, write results.json, report.md and recall.png under the output folder; return the run.
 
-    `config` is the server's answering config (the CLI passes qa.engine.config_from_settings);
-    without it one is derived from `settings` the same way.
+    `config` overrides the answering config derived from `settings` (as the server derives it).
     """
-    settings = settings or Settings()
     if opts.mode not in ("extractive", "generative"):
         raise ValueError(f"--mode must be extractive or generative, not {opts.mode!r}")
     if opts.server and opts.compare:

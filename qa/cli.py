@@ -100,13 +100,11 @@ def eval_cmd(
     """Evaluate retrieval and answers on a question set; writes results.json, report.md, recall.png."""
     from eval.remote import RemoteError
     from eval.run import EvalOptions, run_eval, terminal_summary
-    from qa.engine import config_from_settings
-
     settings = Settings()
     opts = EvalOptions(dataset=dataset, distractors=distractors or [], top_k=top_k, server=server,
                        out=out, compare=compare, cache_dir=cache_dir, mode=mode)
     try:
-        run = run_eval(opts, settings, config=config_from_settings(settings))
+        run = run_eval(opts, settings)
     except (ValueError, RemoteError, DomainError) as exc:
         fail(exc)
     typer.echo(terminal_summary(run))

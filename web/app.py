@@ -26,9 +26,8 @@ STATUS = {InvalidQuestion: 422, UnknownDocument: 404, NoIndex: 503, StoreError: 
 RETRY_BUSY_S = "5"  # a rebuild that reuses vectors takes seconds
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the app; pass `engine` to share one already loaded (tests, eval)."""
-    settings = settings or Settings()
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """Build the app from the entry point's settings; pass `engine` to share one already loaded (tests, eval)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

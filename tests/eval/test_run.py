@@ -160,7 +160,7 @@ def test_server_errors_say_what_to_do():
     with pytest.raises(RemoteError, match="503.*qa index"):
         system("Apa itu rendang?")
     with pytest.raises(ValueError, match="--compare"):
-        run_eval(EvalOptions(dataset=Path("."), server="http://qa.test", compare=True))
+        run_eval(EvalOptions(dataset=Path("."), server="http://qa.test", compare=True), Settings(_env_file=None))
 
 
 @pytest.mark.parametrize("docs, rank", [(["a", "b", "c"], 2), (["a"], None), ([], None)])
