@@ -149,7 +149,7 @@ def save(model, args, out: Path, n_pairs: int) -> None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True,
                         handlers=[logging.FileHandler(args.out / "train.log", mode="w"), logging.StreamHandler()])
     import torch
     from tokenizers import Tokenizer
