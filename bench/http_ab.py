@@ -27,10 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVE = "import sys; from qa.cli import app; sys.argv[0] = 'qa'; app()"
 
 
-def start(tree: Path, index_dir: Path) -> tuple[str, subprocess.Popen]:
+def start(tree: Path, index_dir: Path, extra_env: dict[str, str]) -> tuple[str, subprocess.Popen]:
     """`qa serve` from `tree`'s sources on a free port; returns its URL and process."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(tree), "QA_INDEX_DIR": str(index_dir), "QA_RELOAD_INTERVAL_S": "0"}
+    env = {**os.environ, "PYTHONPATH": str(tree), "QA_INDEX_DIR": str(index_dir), "QA_RELOAD_INTERVAL_S": "0",
+           **extra_env}
     proc = subprocess.Popen([sys.executable, "-c", SERVE, "serve", "--port", str(port)], cwd=tree, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return f"http://127.0.0.1:{port}", proc
@@ -41,10 +42,14 @@ def main() -> None:
     parser.add_argument("other", type=Path, help="the other source tree, its engine built in place")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--index-dir", type=Path, default=ROOT / ".qa-index")
+    parser.add_argument("--other-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="set for the other server only, e.g. `. --other-env QA_READER=off`: this tree "
+                             "with and without the learned reader")
     args = parser.parse_args()
     questions = seed_questions()
     trees = {"this": ROOT, "other": args.other.resolve()}
-    servers = {name: start(tree, args.index_dir.resolve()) for name, tree in trees.items()}
+    envs = {"this": {}, "other": dict(kv.split("=", 1) for kv in args.other_env)}
+    servers = {name: start(tree, args.index_dir.resolve(), envs[name]) for name, tree in trees.items()}
     clients: dict[str, httpx.Client] = {}
     try:
         for name, (url, proc) in servers.items():
@@ -63,7 +68,7 @@ def main() -> None:
         rtt = time_alternately({name: ask(name) for name in clients}, asks)
         for name, client in clients.items():
             timing = summary(rtt[name])
-            print(json.dumps({"tree": str(trees[name]), "embedder": client.get("/healthz").json()["embedder"],
+            print(json.dumps({"tree": str(trees[name]), "env": envs[name], "embedder": client.get("/healthz").json()["embedder"],
                               "requests": timing["questions"], "median_ms": timing["median_ms"],
                               "p95_ms": timing["p95_ms"],
                               "server_median_ms": round(statistics.median(server[name]), 1)}))

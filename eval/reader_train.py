@@ -46,6 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="train sets as NAME[:QUESTIONS] (a seeded sample of that many questions)")
     p.add_argument("--base", type=Path, default=None, help="`qa model export` folder (default: exported now)")
     p.add_argument("--minutes", type=float, default=None, help="stop training after this many minutes")
+    p.add_argument("--init", type=Path, default=None, help="start from an earlier run's reader-f32.npz")
     return p.parse_args(argv)
 
 
@@ -167,6 +168,10 @@ def main(argv=None) -> None:
     ids = encode(tokenizer, pairs, args.max_len)
     log.info("%d pairs, median %d tokens; args %s", len(pairs), int(np.median([len(x) for x in ids])), vars(args))
     model = build_model(base, args.layers, args.frozen_layers)
+    if args.init:  # a second stage continues from the first's layers and head
+        state = {k: torch.from_numpy(v) for k, v in np.load(args.init).items()}
+        missing = model.load_state_dict(state, strict=False).missing_keys
+        assert all(k.startswith("bert.embeddings.") for k in missing), missing
     train(model, ids, [p.label for p in pairs], args, pad_id=tokenizer.token_to_id("<pad>"))
     save(model, args, args.out, len(pairs))
     log.info("saved %s", args.out)

@@ -62,9 +62,11 @@ def local_systems(opts: EvalOptions, dataset: Dataset, settings: Settings, embed
     embedder = embedder or settings.make_embedder()
     built = index_passages(dataset.passages, embedder, build_options(settings, opts.show_progress),
                            opts.cache_dir)
-    engine = Engine(embedder, config or config_from_settings(settings), built.store)
+    engine = Engine(embedder, config or config_from_settings(settings), built.store, settings.make_reader())
     local = LocalSystems(Service.from_settings(settings, engine=engine), depth=opts.top_k)
     names = SYSTEMS if opts.compare else ("full",)
+    if engine.reader is None:  # without a reader the two would be the same system
+        names = tuple(n for n in names if n != "no-reader")
     return {name: local.get(name) for name in names}, built.build_info()
 
 

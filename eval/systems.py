@@ -18,9 +18,9 @@ from qa.pipeline import answer
 from qa.retrieve import retrieve
 from qa.service import Service
 
-SYSTEMS = ("bm25", "dense", "full")  # display order
+SYSTEMS = ("bm25", "dense", "no-reader", "full")  # display order; no-reader: the full pipeline minus the reader
 # The full pipeline runs first, so its latency includes embedding the question for real.
-RUN_ORDER = ("full", "dense", "bm25")
+RUN_ORDER = ("full", "no-reader", "dense", "bm25")
 
 
 @dataclass
@@ -100,13 +100,15 @@ def _ms(t0: float) -> float:
 
 
 class LocalSystems:
-    """The three systems over one answering service's engine (embedder + store + answering config)."""
+    """The systems over one answering service's engine (embedder + store + answering config)."""
 
     def __init__(self, service: Service, depth: int = 10):
         engine = service.engine
         self.queries = SharedQueries(engine.embedder)
-        self.engine = Engine(self.queries, engine.config, engine.store)
+        self.engine = Engine(self.queries, engine.config, engine.store, engine.reader)
         self.service = replace(service, engine=self.engine)
+        # the same pipeline without the learned reader (sentence choice and abstention by the hand rules)
+        self.plain = replace(service, engine=Engine(self.queries, engine.config, engine.store))
         self.depth = depth
         # a document holds several chunks, so ask for enough chunks to cover `depth` documents
         self.candidates = max(50, 5 * depth)
@@ -115,7 +117,7 @@ class LocalSystems:
 
     def get(self, name: str) -> System:
         """The system called `name` (one of SYSTEMS)."""
-        return {"bm25": self.bm25, "dense": self.dense, "full": self.full}[name]
+        return {"bm25": self.bm25, "dense": self.dense, "full": self.full, "no-reader": self.no_reader}[name]
 
     def _docs(self, chunk_ids: Iterable[int], seen: list[str] | None = None) -> list[str]:
         chunks = self.engine.store.chunks
@@ -143,9 +145,16 @@ class LocalSystems:
 
     def full(self, question: str) -> Outcome:
         """The pipeline exactly as the API runs it (extractive); documents ranked as it fused them."""
+        return self._answered(question, self.service)
+
+    def no_reader(self, question: str) -> Outcome:
+        """The full pipeline without the learned reader."""
+        return self._answered(question, self.plain, shared_vector=True)
+
+    def _answered(self, question: str, service: Service, shared_vector: bool = False) -> Outcome:
         t0 = time.perf_counter()
-        ans = self.service.extract(question)
-        latency = _ms(t0)
+        ans = service.extract(question)
+        latency = _ms(t0) + (self.queries.cost_ms(question) if shared_vector else 0.0)  # the embedding it reused
         docs = self._docs(p.chunk_id for p in ans.passages)
         if len(docs) < self.depth:
             docs = self._deeper(question, docs)

@@ -37,10 +37,21 @@ class AnswerConfig:
     expand_threshold: float = 0.915  # cosine for mapping a question word onto a corpus word
     expand_languages: tuple[str, ...] = ("en",)
     max_question_chars: int = 2000
+    # The learned reader (qa/reader.py): it reorders the first `reader_candidates` sentences by its logit
+    # plus `reader_weight` x their pipeline score, and a best logit under the language's threshold
+    # abstains (fitted by `python -m eval.reader_fit`, docs/reader.md).
+    reader_candidates: int = 3
+    reader_weight: float = 0.0
+    reader_threshold_id: float = -99.0
+    reader_threshold_en: float = -99.0
 
     def alpha(self, language: str) -> float:
         """BM25 weight for questions in `language`."""
         return self.alpha_en if language == "en" else self.alpha_id
+
+    def reader_threshold(self, language: str) -> float:
+        """Minimum reader logit (best candidate) to answer a question in `language`."""
+        return self.reader_threshold_en if language == "en" else self.reader_threshold_id
 
     def abstain_threshold(self, language: str) -> float:
         """Minimum support to answer a question in `language`."""
@@ -53,4 +64,7 @@ def config_from_settings(settings) -> AnswerConfig:
                         alpha_id=settings.fusion_alpha_id, alpha_en=settings.fusion_alpha_en,
                         abstain_threshold_id=settings.abstain_threshold_id,
                         abstain_threshold_en=settings.abstain_threshold_en,
-                        sparse_weight=settings.sparse_weight, sparse_gate=settings.sparse_gate)
+                        sparse_weight=settings.sparse_weight, sparse_gate=settings.sparse_gate,
+                        reader_candidates=settings.reader_candidates, reader_weight=settings.reader_weight,
+                        reader_threshold_id=settings.reader_threshold_id,
+                        reader_threshold_en=settings.reader_threshold_en)

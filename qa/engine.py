@@ -20,8 +20,9 @@ class Engine:
     swap (one reference assignment) is seen by each request entirely or not at all.
     """
 
-    def __init__(self, embedder: Embedder, config: AnswerConfig, store: Store | None = None):
+    def __init__(self, embedder: Embedder, config: AnswerConfig, store: Store | None = None, reader=None):
         self.embedder = embedder
+        self.reader = reader  # qa.reader.Reader, or None: the pipeline without the learned reader
         self.config = config
         self.store = store
         self.build: Path | None = None  # the build directory `store` was loaded from, if any

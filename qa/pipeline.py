@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from functools import cache
 
 from index.latent import has_latent_terms
-from index.protocol import Store
 from qa.answer_type import STRICT_KINDS, expected_type, highlight
 from qa.compose import compose
 from qa.coverage import coverage, latent_overlap
@@ -14,13 +12,10 @@ from qa.engine import Engine
 from qa.errors import InvalidQuestion
 from qa.expand import bridge
 from qa.language import detect_language
+from qa.rerank import rerank
 from qa.retrieve import add_latent_terms, contested, retrieve
-from qa.select import ScoredSentence, cite, score_sentences, support
+from qa.select import cite, score_sentences, support
 from qa.types import Answer
-
-# A step between sentence selection and citation: (question, ranked candidates, store) -> ranked
-# candidates, e.g. a learned reader that reorders them or drops those that don't answer.
-Reranker = Callable[[str, list[ScoredSentence], Store], list[ScoredSentence]]
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -82,10 +77,11 @@ def _latent_support(strength: float, ranked, language: str, question_terms, engi
     return strength + weight * overlap, overlap
 
 
-def answer(question: str, engine: Engine, *, top_k: int | None = None, reranker: Reranker | None = None) -> Answer:
+def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer:
     """Retrieve, pick supporting sentences, abstain if support is weak, compose the reply.
 
-    `top_k` citations (None: the configured number); `reranker` runs on the selected sentences.
+    `top_k` citations (None: the configured number). With a learned reader (engine.reader) it reorders
+    the best few sentences and abstains when none of them answers (qa/rerank.py).
     """
     cfg = engine.config
     t0 = time.perf_counter()
@@ -104,12 +100,15 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None, reranker:
     ranked = score_sentences(lexical_query, passages, qvec, store, alpha=sentence_alpha,
                              passages_used=cfg.passages_used, sentence_weight=cfg.sentence_weight,
                              kind=kind, type_weight=cfg.type_weight)
-    if reranker is not None:
-        ranked = reranker(q, ranked, store)
+    judged = None
+    if engine.reader is not None and cfg.reader_candidates > 0 and ranked:  # it reorders the best few, judges them
+        ranked, judged = rerank(q, ranked, store, engine.reader, candidates=cfg.reader_candidates,
+                                weight=cfg.reader_weight)
     citations = cite(ranked, store, top_k or cfg.top_k)
     strength = _support(ranked, q if language in cfg.coverage_languages else None, store, cfg, kind, bridged)
     strength, overlap = _latent_support(strength, ranked, language, question_terms, engine, store)
     abstained = not citations or strength < cfg.abstain_threshold(language)
+    abstained = abstained or (judged is not None and judged.best < cfg.reader_threshold(language))
     text = compose(citations, language, abstained=abstained)
     marked = (highlight(citations[0], kind, lexical_query, store.lowercase_words)
               if citations and not abstained else None)
@@ -117,7 +116,8 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None, reranker:
     timings = {"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000}
     return Answer(answer=text, language=language, abstained=abstained, citations=citations,
                   timings_ms={k: round(v, 2) for k, v in timings.items()},
-                  passages=tuple(passages), support=round(strength, 4), latent_overlap=overlap, highlight=marked)
+                  passages=tuple(passages), support=round(strength, 4), latent_overlap=overlap, highlight=marked,
+                  reader=judged.best if judged else None)
 
 
 def warm_up(engine: Engine) -> None:

@@ -14,7 +14,6 @@ from qa import generate, pipeline
 from qa.config import config_from_settings
 from qa.engine import Engine
 from qa.generate import LLMConfig, StreamEvent
-from qa.pipeline import Reranker
 from qa.settings import Settings
 from qa.types import Answer
 
@@ -23,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def load_engine(settings: Settings, *, strict: bool = False) -> Engine:
     """The configured embedder plus the index on disk (if any); a broken index is logged, not fatal, unless `strict`."""
-    engine = Engine(settings.make_embedder(), config_from_settings(settings))
+    engine = Engine(settings.make_embedder(), config_from_settings(settings), reader=settings.make_reader())
     try:
         engine.load(settings.index_dir)
     except StoreError as exc:
@@ -37,14 +36,11 @@ def load_engine(settings: Settings, *, strict: bool = False) -> Engine:
 class Service:
     """Answers questions over one Engine; `mode` is the default for callers that don't choose one.
 
-    `reranker`, when set, reorders (or drops) candidate sentences after selection, before
-    citations and abstention are decided (see qa.pipeline.Reranker).
     """
 
     engine: Engine
     llm: LLMConfig
     mode: str = "extractive"
-    reranker: Reranker | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, engine: Engine | None = None, strict: bool = False) -> Service:
@@ -58,7 +54,7 @@ class Service:
 
     def extract(self, question: str, top_k: int | None = None) -> Answer:
         """The extractive answer: cited sentences, or an abstention."""
-        return pipeline.answer(question, self.engine, top_k=top_k, reranker=self.reranker)
+        return pipeline.answer(question, self.engine, top_k=top_k)
 
     def ask(self, question: str, top_k: int | None = None, mode: str | None = None) -> Answer:
         """The answer in `mode`; a generated one is verified against its citations or falls back."""

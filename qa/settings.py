@@ -53,6 +53,19 @@ class Settings(BaseSettings):
     abstain_threshold_id: float = Field(ANSWER.abstain_threshold_id, description="for Indonesian questions")
     abstain_threshold_en: float = Field(ANSWER.abstain_threshold_en,
                                         description="for English questions (over Indonesian text)")
+    # the learned reader (docs/reader.md): reranks the best sentences and abstains when none answers
+    reader: str = Field("off", description="the learned reader: 'bundled' = the one shipped in qa/models/reader "
+                        "(docs/reader.md: not yet better than the pipeline, so off by default), a folder with "
+                        "reader.onnx + reader.json, or 'off'")
+    reader_threads: int = Field(2, ge=1, le=64, description="onnxruntime threads of the reader")
+    reader_candidates: int = Field(ANSWER.reader_candidates, ge=0, le=10,
+                                   description="sentences the reader reads per question (0 = reader off)")
+    reader_weight: float = Field(ANSWER.reader_weight, ge=0, le=10,
+                                 description="pipeline score's weight beside the reader logit")
+    reader_threshold_id: float = Field(ANSWER.reader_threshold_id,
+                                       description="minimum reader logit to answer (Indonesian questions)")
+    reader_threshold_en: float = Field(ANSWER.reader_threshold_en,
+                                       description="minimum reader logit to answer (English questions)")
     answer_mode: Literal["extractive", "generative"] = Field(
         "extractive", description="default for requests that don't say; generative needs an LLM endpoint")
 
@@ -92,3 +105,9 @@ class Settings(BaseSettings):
         from index.embedders import make_embedder  # loads the model's engine: only when asked
 
         return make_embedder(self.embedder, **self.embedder_options())
+
+    def make_reader(self):
+        """The configured learned reader (qa.reader.Reader), or None when QA_READER=off."""
+        from qa.reader import load_reader  # loads onnxruntime and the model: only when asked
+
+        return load_reader(self.reader, threads=self.reader_threads)

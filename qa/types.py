@@ -56,3 +56,4 @@ class Answer:
     fallback_reason: str | None = None
     highlight: Highlight | None = None  # the short answer inside citation 1, when the question asks for one
     draft: str | None = None  # the model's reply before verification (for logs and evaluation, not the API)
+    reader: float | None = None  # the learned reader's best logit over the candidates (None: no reader)

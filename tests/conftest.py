@@ -44,12 +44,21 @@ def private_settings(reference_settings, tmp_path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def engine(reference_settings, embedder):
-    """An answering engine over the bundled corpus."""
+def reader():
+    """The shipped learned reader (real model), shared by the whole session."""
+    from qa.reader import load_reader
+
+    return load_reader("bundled")
+
+
+@pytest.fixture(scope="session")
+def engine(reference_settings, embedder, reader):
+    """An answering engine over the bundled corpus, as the server runs it (the reader if QA_READER has it on)."""
     from qa.engine import Engine
     from qa.engine import config_from_settings
 
-    eng = Engine(embedder, config_from_settings(reference_settings))
+    eng = Engine(embedder, config_from_settings(reference_settings),
+                 reader=reader if reference_settings.reader != "off" else None)
     eng.load(reference_settings.index_dir)
     return eng
 

