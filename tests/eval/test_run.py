@@ -201,3 +201,15 @@ def test_shared_queries_embed_once_and_report_cost():
     assert inner.calls == 1 and shared.cost_ms("apa?") >= 0 and shared.cost_ms("lain") == 0.0
     shared.embed_queries(["a", "b"])  # batches (e.g. single words) pass straight through
     assert inner.calls == 2
+
+
+def test_compare_with_the_reader_adds_the_pipeline_without_it(tiny, settings, embedder):
+    reading = settings.model_copy(update={"reader": "bundled", "reader_threshold_id": 50.0,
+                                          "reader_threshold_en": 50.0})  # the reader abstains on everything
+    opts = EvalOptions(dataset=tiny, compare=True, out=tiny.parent / "out-reader", cache_dir=tiny.parent / "cache",
+                       show_progress=False)
+    systems = run_eval(opts, reading, embedder=embedder)["systems"]
+    assert list(systems) == ["bm25", "dense", "no-reader", "full"]
+    full, plain = (systems[n]["summary"]["overall"] for n in ("full", "no-reader"))
+    assert full["abstention_recall"] == 1.0 and full["false_abstentions"] == full["n_answerable"]
+    assert plain["false_abstentions"] < plain["n_answerable"]  # without the reader the same questions answer
