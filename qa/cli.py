@@ -79,10 +79,11 @@ def serve(
     import uvicorn
 
     from web.app import create_app
+    from web.server import server_config
 
     overrides = {k: v for k, v in {"host": host, "port": port, "index_dir": index_dir}.items() if v is not None}
     settings = Settings(**overrides)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 @app.command("eval")

@@ -91,6 +91,20 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(0, ge=0, description="API requests per minute per client IP; 0 = off")
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="larger request bodies get 413")
     max_upload_bytes: int = Field(2 * 1024 * 1024, ge=1, description="largest document upload (413 above)")
+    max_question_tokens: int = Field(256, ge=16, le=4096, description="longest question in model tokens (422 "
+                                     "above): embedding cost grows with it, 2,000 emoji took seconds")
+    trusted_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"],
+                                     description="Host header values served (and the bind address); others get "
+                                     "400 (DNS rebinding); \"*\" = any")
+    forwarded_allow_ips: list[str] = Field(default_factory=list, description="proxies whose X-Forwarded-For/"
+                                           "-Proto are trusted (client IP for the rate limit); empty = none")
+    max_header_bytes: int = Field(32 * 1024, ge=1024, le=1024 * 1024, description="request line plus headers; "
+                                  "431 above")
+    max_headers: int = Field(100, ge=8, le=1000, description="header fields per request; 431 above")
+    header_timeout_s: float = Field(10.0, gt=0, le=600, description="a request's line and headers must arrive "
+                                    "within this (408 and close)")
+    body_timeout_s: float = Field(30.0, gt=0, le=3600, description="its body must arrive within this after the "
+                                  "headers (408 and close)")
 
     def embedder_options(self) -> dict:
         """Keyword arguments for `index.embedders.make_embedder(self.embedder, ...)`."""

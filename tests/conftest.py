@@ -30,7 +30,9 @@ def reference_settings(tmp_path_factory, embedder) -> Settings:
     """Settings whose index_dir holds a freshly built index of the bundled corpus."""
     from qa.indexing import index_documents
 
-    settings = Settings(index_dir=tmp_path_factory.mktemp("ref-index"), _env_file=None)
+    # TestClient's requests say `Host: testserver`
+    settings = Settings(index_dir=tmp_path_factory.mktemp("ref-index"), _env_file=None,
+                        trusted_hosts=["localhost", "127.0.0.1", "::1", "testserver"])
     index_documents(settings, None, embedder=embedder, show_progress=False)
     return settings
 
@@ -87,9 +89,12 @@ class LiveServer:
     """A real uvicorn server on a free loopback port, run in a thread."""
 
     def __init__(self, app):
+        from web.server import server_config
+
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        settings = getattr(app.state, "settings", None) or Settings(_env_file=None)  # fakes have none of their own
+        config = server_config(app, settings, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
