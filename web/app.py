@@ -10,19 +10,19 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from index.errors import DocumentError, StoreError
+from index.errors import DocumentError, StorageError, StoreError
 from qa.engine import Engine
 from qa.errors import (DocumentTooLarge, IndexBusy, InvalidDocument, InvalidQuestion, NoIndex, ReadOnlyDocument,
                        UnknownDocument, UnsupportedDocument)
 from qa.service import Service
 from qa.settings import Settings
-from web import admin, openai_compat, pages, routes, security
+from web import admin, hosts, openai_compat, pages, routes, security
 from web.schemas import ErrorOut
 
 log = logging.getLogger("qa.web")
 STATUS = {InvalidQuestion: 422, UnknownDocument: 404, NoIndex: 503, StoreError: 503, DocumentError: 422,
           InvalidDocument: 422, UnsupportedDocument: 415, DocumentTooLarge: 413, ReadOnlyDocument: 409,
-          IndexBusy: 409}
+          IndexBusy: 409, StorageError: 503}
 RETRY_BUSY_S = "5"  # a rebuild that reuses vectors takes seconds
 
 
@@ -41,8 +41,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             with suppress(asyncio.CancelledError):
                 await watcher
 
-    app = FastAPI(title="Indonesian document QA", version="0.1.0", lifespan=lifespan,
-                  description="Grounded answers with sentence-level citations over Indonesian documents.")
+    app = pages.make_app(title="Indonesian document QA", version="0.1.0", lifespan=lifespan,
+                         description="Grounded answers with sentence-level citations over Indonesian documents.")
     app.state.settings = settings
     app.state.service = app.state.engine = None
     if engine is not None:
@@ -51,10 +51,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(openai_compat.router)
     app.include_router(admin.router)
     security.install(app, settings, ErrorOut)  # before the pages, so 413/429 get the security headers too
+    app.add_middleware(hosts.TrustedHosts, hosts=hosts.allowed_hosts(settings))
     pages.install(app)
     for exc_type, status in STATUS.items():
         app.add_exception_handler(exc_type, _handler(status))
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(Exception, _server_error)
     return app
 
 
@@ -79,9 +81,20 @@ async def watch_index(engine: Engine, settings: Settings) -> None:
 def _handler(status: int):
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         headers = {"Retry-After": RETRY_BUSY_S} if isinstance(exc, IndexBusy) else None
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        code = 507 if isinstance(exc, StorageError) and exc.no_space else status
+        if code >= 500:
+            log.warning("%s %s: %s", code, request.url.path, exc)  # the paths go to the log, not the client
+        return JSONResponse({"detail": security.public_detail(str(exc))}, status_code=code, headers=headers)
 
     return handle
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: JSON like every other error, with the security headers (this runs outside their middleware)."""
+    detail = "internal server error; the server log has the details"
+    response = security.error_response(request.url.path, 500, detail)
+    response.headers.update(pages.security_headers(request.url.path))
+    return response
 
 
 async def _validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,13 +23,13 @@ LANG_COOKIE = "lang"
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-# Swagger UI and ReDoc load from a CDN and boot with an inline script, so only their pages get
-# this relaxed policy; everything else, the chat page included, keeps the strict one.
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-            "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
-            "https://cdn.redoc.ly; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; "
+# Swagger UI and ReDoc (served from this server: web/app.py) boot with an inline script, so only
+# their pages get this relaxed policy; everything else, the chat page included, keeps the strict one.
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; "
             "base-uri 'none'; form-action 'self'")
+DOCS_PAGES = ("/docs", "/redoc", "/docs/oauth2-redirect")  # fastapi-offline's defaults
+DOCS_ASSETS = "/static/docs"  # Swagger UI's and ReDoc's files, from the fastapi-offline wheel
 COMMON_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
                   "X-Frame-Options": "DENY"}
 
@@ -62,33 +63,36 @@ def choose_language(accept_language: str | None, cookie: str | None = None) -> s
     return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
 
 
+def security_headers(path: str) -> dict[str, str]:
+    """CSP (relaxed on the API docs pages only) and the other security headers for a response to `path`."""
+    return {"Content-Security-Policy": DOCS_CSP if path in DOCS_PAGES else CSP, **COMMON_HEADERS}
+
+
 class SecurityHeaders:
     """ASGI middleware adding CSP and friends to every HTTP response that lacks them."""
 
-    def __init__(self, app: ASGIApp, docs_paths: tuple[str, ...] = ()) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.docs_paths = docs_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in self.docs_paths else CSP
+        wanted = security_headers(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", csp)
-                for name, value in COMMON_HEADERS.items():
+                for name, value in wanted.items():
                     headers.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
 
-def docs_paths(app: FastAPI) -> tuple[str, ...]:
-    """The paths FastAPI serves its interactive docs on (each may be disabled)."""
-    return tuple(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
+def make_app(**kwargs) -> FastAPI:
+    """A FastAPI app whose API docs pages load their scripts from this server, not a CDN (works offline)."""
+    return FastAPIOffline(static_url=DOCS_ASSETS, **kwargs)
 
 
 def install(app: FastAPI) -> None:
@@ -107,4 +111,4 @@ def install(app: FastAPI) -> None:
         response.headers["Cache-Control"] = "no-cache"
         return response
 
-    app.add_middleware(SecurityHeaders, docs_paths=docs_paths(app))
+    app.add_middleware(SecurityHeaders)

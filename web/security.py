@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hmac
 import math
+import re
 import time
 from collections import OrderedDict
 
@@ -19,6 +20,8 @@ UPLOAD_PATHS = ("/api/documents",)
 MULTIPART_SLACK = 64 * 1024  # form boundaries and headers around an uploaded file
 LIMITED_PREFIXES = ("/api/", "/v1/")  # the rate limit spares the page, static files and /healthz
 OPENAI_PREFIX = "/v1/"
+# an absolute file path in an error message (not an API route such as /api/admin/reindex)
+FILE_PATH = re.compile(r"(?<![\w.`/])/(?!api/|v1/|healthz\b|docs\b)[^\s'\"`;,()]+")
 
 admin_bearer = HTTPBearer(auto_error=False, scheme_name="AdminToken",
                           description="the server's QA_ADMIN_TOKEN; without one configured these endpoints answer 403")
@@ -58,6 +61,11 @@ def require_api_key(request: Request) -> None:
                             "`X-API-Key: <key>` (the server's QA_API_KEY)", headers={"WWW-Authenticate": "Bearer"})
 
 
+def public_detail(message: str) -> str:
+    """`message` with absolute paths cut to their last part: anonymous clients learn what, not where."""
+    return FILE_PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1] or "/", message)
+
+
 class RateLimiter:
     """Token bucket per client: `per_minute` requests a minute on average, bursts of up to as many."""
 
@@ -80,10 +88,13 @@ class RateLimiter:
         return wait
 
 
-def _error(path: str, status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+ERROR_CODES = {400: "invalid_request", 429: "rate_limit_exceeded", 413: "request_too_large", 500: "server_error"}
+
+
+def error_response(path: str, status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The app's `{"detail"}` error, or OpenAI's `{"error": {...}}` on the OpenAI-compatible routes."""
     if path.startswith(OPENAI_PREFIX):
-        code = "rate_limit_exceeded" if status == 429 else "request_too_large"
+        code = ERROR_CODES.get(status)
         body = {"error": {"message": detail, "type": "invalid_request_error", "param": None, "code": code}}
         return JSONResponse(body, status_code=status, headers=headers)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
@@ -105,7 +116,7 @@ class RateLimit:
                 retry = str(max(1, math.ceil(wait)))
                 detail = (f"rate limit of {self.per_minute} requests a minute exceeded "
                           f"(QA_RATE_LIMIT_PER_MINUTE); retry after {retry} s")
-                await _error(scope["path"], 429, detail, {"Retry-After": retry})(scope, receive, send)
+                await error_response(scope["path"], 429, detail, {"Retry-After": retry})(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
@@ -124,7 +135,7 @@ class BodyLimit:
             return
         upload = scope["method"] == "POST" and scope["path"] in UPLOAD_PATHS
         limit = self.upload_limit + MULTIPART_SLACK if upload else self.limit
-        too_big = _error(scope["path"], 413, f"the request body is over the limit of {limit} bytes "
+        too_big = error_response(scope["path"], 413, f"the request body is over the limit of {limit} bytes "
                          f"({'QA_MAX_UPLOAD_BYTES' if upload else 'QA_MAX_BODY_BYTES'})")
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
