@@ -23,3 +23,11 @@ class StoreError(IndexingError):
 
 class EmbedderError(IndexingError):
     """An embedder can't be set up or exported (missing optional package, model not found)."""
+
+
+class StorageError(IndexingError):
+    """The index or documents folder can't be written: read-only or not permitted, or out of space."""
+
+    def __init__(self, message: str, *, no_space: bool = False):
+        super().__init__(message)
+        self.no_space = no_space

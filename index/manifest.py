@@ -52,3 +52,34 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def disagreement(manifest: Manifest, documents: list, sentences: list, chunks: list,
+                 shapes: dict[str, tuple[int, ...]]) -> str | None:
+    """What the manifest says that the build's records and arrays contradict, or None if they agree.
+
+    The sha256s cover the data files but not the manifest itself, so a valid-JSON edit to it
+    (`"documents": {}`, a wrong `n_sentences`) would otherwise load and break requests later.
+    """
+    ids = [d.doc_id for d in documents]
+    if list(manifest.documents) != ids:
+        return "its documents are not the records' documents"
+    actual = {"documents": len(documents), "sentences": len(sentences), "chunks": len(chunks)}
+    for name, n in actual.items():
+        if manifest.counts.get(name) != n:
+            return f"counts.{name} is {manifest.counts.get(name)}, the records hold {n}"
+    per_doc: dict[str, list[int]] = {i: [0, 0] for i in ids}
+    for s in sentences:
+        per_doc[s.doc_id][0] += 1
+    for c in chunks:
+        per_doc[c.doc_id][1] += 1
+    for doc in documents:
+        entry = manifest.documents[doc.doc_id]
+        if (entry.checksum, entry.n_sentences, entry.n_chunks) != (doc.checksum, *per_doc[doc.doc_id]):
+            return f"its entry for {doc.doc_id!r} doesn't match the records"
+    wanted = {"chunk vectors": (len(chunks), manifest.dim), "sentence vectors": (len(sentences), manifest.dim),
+              "dense index": (len(chunks), manifest.dim)}
+    for name, shape in wanted.items():
+        if tuple(shapes.get(name, shape)) != shape:
+            return f"{name} have shape {tuple(shapes[name])}, expected {shape}"
+    return None

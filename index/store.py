@@ -27,7 +27,7 @@ from scipy import sparse
 from index import latent
 from index.errors import StoreError
 from index.lexical import LexicalIndex
-from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest, sha256_file
+from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest, disagreement, sha256_file
 from index.protocol import Level
 from index.types import Chunk, Document, Sentence
 from index.vocab import lowercase_words
@@ -264,9 +264,15 @@ def load(index_dir: Path, *, embedder_id: str | None = None, vector_space: str |
             if not path.is_file() or sha256_file(path) != digest:
                 raise StoreError(f"index file {path} is missing, truncated or corrupt; {REBUILD}")
     try:
-        return _read_build(build, manifest)
+        store = _read_build(build, manifest)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise StoreError(f"index at {build} can't be read ({exc}); {REBUILD}") from None
+    shapes = {"chunk vectors": store.chunk_vectors.shape, "sentence vectors": store.sentence_vectors.shape,
+              "dense index": (store.dense.ntotal, store.dense.d)}
+    problem = disagreement(manifest, store.documents, store.sentences, store.chunks, shapes)
+    if problem:
+        raise StoreError(f"{build / 'manifest.json'} disagrees with the index files: {problem}; {REBUILD}")
+    return store
 
 
 def _read_build(build: Path, manifest: Manifest) -> IndexStore:

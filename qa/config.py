@@ -44,6 +44,7 @@ class AnswerConfig:
     reader_weight: float = 0.0
     reader_threshold_id: float = -99.0
     reader_threshold_en: float = -99.0
+    max_question_tokens: int = 256  # model tokens, specials included (QA_MAX_QUESTION_TOKENS)
 
     def alpha(self, language: str) -> float:
         """BM25 weight for questions in `language`."""
@@ -67,4 +68,5 @@ def config_from_settings(settings) -> AnswerConfig:
                         sparse_weight=settings.sparse_weight, sparse_gate=settings.sparse_gate,
                         reader_candidates=settings.reader_candidates, reader_weight=settings.reader_weight,
                         reader_threshold_id=settings.reader_threshold_id,
-                        reader_threshold_en=settings.reader_threshold_en)
+                        reader_threshold_en=settings.reader_threshold_en,
+                        max_question_tokens=settings.max_question_tokens)

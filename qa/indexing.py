@@ -1,6 +1,7 @@
 """Build or update the on-disk index from documents, reusing unchanged documents' vectors."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 from collections.abc import Iterator
@@ -11,12 +12,15 @@ from index import store as store_io
 from index.build import BuildOptions, build_store
 from index.documents import DEFAULT_CORPUS, SUFFIXES, load_documents
 from index.embedders import Embedder
-from index.errors import StoreError
+from index.errors import StorageError, StoreError
 from qa.errors import IndexBusy
+from qa.journal import Journal, remove_partial_files
 from qa.settings import Settings
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "build.lock"
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def build_options(settings: Settings, show_progress: bool = True) -> BuildOptions:
@@ -45,6 +49,27 @@ def document_sources(settings: Settings, paths: list[Path] | None = None) -> lis
 
 
 @contextmanager
+def writing(what: str) -> Iterator[None]:
+    """Turn a full or read-only disk under `what` into a StorageError that says so (other OSErrors pass)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in NO_SPACE:
+            raise StorageError(f"no space left to write {what} ({exc.strerror}); free disk space, then retry",
+                               no_space=True) from exc
+        if exc.errno in NOT_WRITABLE:
+            raise StorageError(f"{what} is not writable ({exc.strerror}); make it writable, then retry") from exc
+        raise
+
+
+def resolve_interrupted(settings: Settings) -> str | None:
+    """Complete or undo a document change a dead process left (qa.journal); the caller holds build_lock."""
+    with writing(f"the index at {settings.index_dir}"):
+        remove_partial_files(uploads_dir(settings))
+        return Journal(settings.index_dir).resolve()
+
+
+@contextmanager
 def build_lock(index_dir: Path, *, wait: bool = True) -> Iterator[None]:
     """Hold the index directory's build lock; IndexBusy if taken and `wait` is False.
 
@@ -52,8 +77,10 @@ def build_lock(index_dir: Path, *, wait: bool = True) -> Iterator[None]:
     `qa index` never leaves the index locked.
     """
     index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / LOCK_FILE, "a+b") as f:
+    with writing(f"the index at {index_dir}"):
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(index_dir / LOCK_FILE, "a+b")
+    with lock as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -80,7 +107,8 @@ def build_and_save(settings: Settings, paths: list[Path] | None, *, embedder: Em
     docs = load_documents(document_sources(settings, paths))
     previous = None if rebuild else previous_store(settings.index_dir, embedder)
     store = build_store(docs, embedder, build_options(settings, show_progress), previous=previous)
-    store_io.save(store, settings.index_dir)
+    with writing(f"the index at {settings.index_dir}"):
+        store_io.save(store, settings.index_dir)
     return store
 
 
@@ -96,5 +124,6 @@ def index_documents(settings: Settings, paths: list[Path] | None, *, rebuild: bo
     """Index `paths` (configured or bundled corpus when None, plus uploads) into settings.index_dir."""
     embedder = embedder or settings.make_embedder()
     with build_lock(settings.index_dir):
+        resolve_interrupted(settings)  # never publish an upload whose own build was cut off
         store = build_and_save(settings, paths, embedder=embedder, rebuild=rebuild, show_progress=show_progress)
     return summary(store)

@@ -1,24 +1,27 @@
 """The server's documents: the read-only corpus plus one managed folder the admin API may change.
 
-Every change runs under the index directory's build lock: write (or remove) the file, build a
-new index beside the live one, swap it in. If the build fails, the file change is undone, so
-the folder on disk and the index being served never disagree.
+Every change runs under the index directory's build lock: journal the intent (qa/journal.py),
+write (or remove) the file, build a new index beside the live one, swap it in. If the build fails,
+the file change is undone; if the process dies, the next one to take the lock completes or undoes
+it. So the folder on disk and the index being served never disagree.
 """
 from __future__ import annotations
 
-import os
+import logging
 import re
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.documents import SUFFIXES
 from qa.engine import Engine
-from qa.errors import (DocumentTooLarge, InvalidDocument, ReadOnlyDocument, UnknownDocument,
+from qa.errors import (DocumentTooLarge, IndexBusy, InvalidDocument, ReadOnlyDocument, UnknownDocument,
                        UnsupportedDocument)
-from qa.indexing import build_and_save, build_lock, uploads_dir
+from qa.indexing import build_and_save, build_lock, resolve_interrupted, uploads_dir, writing
+from qa.journal import Journal, write_durably
 from qa.settings import Settings
+
+log = logging.getLogger(__name__)
 
 UNSAFE = re.compile(r"[^\w.\-]+")  # anything but letters, digits, _, . and - becomes "_"
 MAX_NAME_BYTES = 120
@@ -81,10 +84,12 @@ class Library:
         self.settings = settings
         self.engine = engine
         self.folder = uploads_dir(settings)
+        self.journal = Journal(settings.index_dir)
 
     def reindex(self) -> Reindexed:
         """Rebuild the index from the documents on disk and swap it in; IndexBusy if a build is running."""
         with build_lock(self.settings.index_dir, wait=False):
+            resolve_interrupted(self.settings)
             return self._rebuild()
 
     def add_document(self, filename: str, data: bytes) -> Change:
@@ -92,35 +97,50 @@ class Library:
         name = safe_name(filename)
         check_text(name, data, self.settings.max_upload_bytes)
         with build_lock(self.settings.index_dir, wait=False):
+            resolve_interrupted(self.settings)
             target = self.folder / name
             if not target.exists() and self._served(name):
                 raise ReadOnlyDocument(f"a document {name!r} is already in the read-only corpus; "
                                        "upload it under another file name")
             previous = target.read_bytes() if target.exists() else None
-            self.folder.mkdir(parents=True, exist_ok=True)
-            _write_atomic(target, data)
-            try:
-                return Change(name, previous is not None, self._rebuild())
-            except BaseException:
-                _restore(target, previous)
-                raise
+            with writing(f"the uploads folder {self.folder}"):
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self.journal.begin(target, previous)
+            return Change(name, previous is not None, self._apply(lambda: write_durably(target, data)))
 
     def remove_document(self, doc_id: str) -> Change:
         """Delete an uploaded document and reindex; corpus documents are read-only."""
         with build_lock(self.settings.index_dir, wait=False):
+            resolve_interrupted(self.settings)
             target = self._managed_path(doc_id)
             if target is None:
                 if self._served(doc_id):
                     raise ReadOnlyDocument(f"{doc_id!r} is part of the read-only corpus, not an upload; remove it "
                                            "from the corpus folder and run `qa index`")
                 raise UnknownDocument(f"no uploaded document has id {doc_id!r}; see GET /api/documents")
-            previous = target.read_bytes()
-            target.unlink()
-            try:
-                return Change(doc_id, True, self._rebuild())
-            except BaseException:
-                _restore(target, previous)
-                raise
+            with writing(f"the index at {self.settings.index_dir}"):
+                self.journal.begin(target, target.read_bytes())
+            return Change(doc_id, True, self._apply(target.unlink))
+
+    def _apply(self, change) -> Reindexed:
+        """Make the journaled file change and publish it; undo it if either fails."""
+        try:
+            with writing(f"the uploads folder {self.folder}"):
+                change()
+            done = self._rebuild()
+        except BaseException:
+            self._undo()
+            raise
+        self.journal.finish()
+        return done
+
+    def _undo(self) -> None:
+        """Undo the change unless its build went live after all (CURRENT flipped, then loading failed)."""
+        try:
+            self.journal.resolve()
+        except OSError as exc:  # e.g. the disk is read-only: the next start-up or change retries it
+            log.error("could not undo the document change yet (%s); it will be undone when the lock is next taken",
+                      exc)
 
     def _rebuild(self) -> Reindexed:
         store = build_and_save(self.settings, None, embedder=self.engine.embedder, show_progress=False)
@@ -142,18 +162,10 @@ class Library:
         return path
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Write via a temporary name (not .txt/.md, so a crash never leaves a half document indexed)."""
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
-
-
-def _restore(target: Path, previous: bytes | None) -> None:
-    if previous is None:
-        target.unlink(missing_ok=True)
-    else:
-        _write_atomic(target, previous)
+def recover(settings: Settings) -> str | None:
+    """At start-up: complete or undo a change a dead server left (unless a build holds the lock; it will)."""
+    try:
+        with build_lock(settings.index_dir, wait=False):
+            return resolve_interrupted(settings)
+    except IndexBusy:
+        return None

@@ -30,6 +30,20 @@ def clean_question(question: str, max_chars: int) -> str:
     return q
 
 
+def check_length(question: str, engine: Engine) -> None:
+    """Refuse a question longer than `max_question_tokens` model tokens (embedding time grows with it).
+
+    2,000 characters can be 2,000+ tokens (emoji take several each): seconds of model time per pass.
+    Counting costs well under a millisecond; embedders without a tokenizer to ask are not capped.
+    """
+    count = getattr(engine.embedder, "token_count", None)
+    limit = engine.config.max_question_tokens
+    n = count(question, is_query=True) if count is not None else 0
+    if n > limit:
+        raise InvalidQuestion(f"the question is {n} tokens long for the model; the limit is {limit} "
+                              "(QA_MAX_QUESTION_TOKENS): shorten it")
+
+
 def _support(ranked, coverage_question: str | None, store, cfg, kind: str | None, aliases: dict[str, str]) -> float:
     """Support of the best sentence; lexical part by coverage of `coverage_question` when given."""
     if not ranked:
@@ -86,6 +100,7 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     cfg = engine.config
     t0 = time.perf_counter()
     q = clean_question(question, cfg.max_question_chars)
+    check_length(q, engine)
     store = engine.require_store()  # read once: a concurrent swap can't mix two indexes
     language = detect_language(q)
     qvec = engine.embedder.embed_queries([q])[0]

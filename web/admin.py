@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from starlette.datastructures import UploadFile  # what request.form() gives (FastAPI's is a subclass)
 
 from qa.library import Change, Library
 from web.schemas import DocumentChanged, ErrorOut, IndexBuild, ValidationErrorOut
@@ -25,6 +27,12 @@ UPLOAD_ERRORS = {
           "a broken file among the documents on disk, or no `file` field"},
 }
 
+# The form is read inside the endpoint, after the token check; a `File(...)` parameter would make
+# FastAPI parse the whole multipart body before any dependency runs, for anonymous clients too.
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary", "description": "a UTF-8 .txt or .md file"}}}}}}}
+
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)], responses={**AUTH, **BUSY})
 
 
@@ -36,9 +44,14 @@ def to_changed(change: Change) -> DocumentChanged:
     return DocumentChanged(doc_id=change.doc_id, replaced=change.replaced, index=IndexBuild(**asdict(change.index)))
 
 
-@router.post("/api/documents", status_code=201, response_model=DocumentChanged, responses=UPLOAD_ERRORS)
-async def upload_document(request: Request, file: UploadFile = File(..., description="a UTF-8 .txt or .md file")):
+@router.post("/api/documents", status_code=201, response_model=DocumentChanged, responses=UPLOAD_ERRORS,
+             openapi_extra=UPLOAD_BODY)
+async def upload_document(request: Request):
     """Add (or replace) a document in the uploads folder and reindex."""
+    form = await request.form(max_files=1, max_fields=8)
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise RequestValidationError([{"loc": ("body", "file"), "msg": "Field required", "type": "missing"}])
     limit = request.app.state.settings.max_upload_bytes
     data = await file.read(limit + 1)  # one byte over is enough to know it is too large
     change = await run_in_threadpool(library_of(request).add_document, file.filename or "", data)

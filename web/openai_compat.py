@@ -19,14 +19,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException  # FastAPI raises Starlette's (unparseable body); this catches both
 
 from index.errors import StoreError
 from qa.errors import InvalidQuestion, NoIndex
 from web.routes import service_of
-from web.schemas import ChatResponse
-from web.security import require_api_key
+from web.schemas import ChatResponse, lone_surrogate
+from web.security import public_detail, require_api_key
 
 MODEL_ID = "qa"
 OWNER = "qa-indonesia"
@@ -82,7 +82,7 @@ class OpenAIRoute(APIRoute):
             except InvalidQuestion as exc:
                 return OpenAIError(400, str(exc), param="messages").response()
             except (NoIndex, StoreError) as exc:
-                return OpenAIError(503, str(exc), type="server_error", code="no_index").response()
+                return OpenAIError(503, public_detail(str(exc)), type="server_error", code="no_index").response()
 
         return route
 
@@ -132,7 +132,8 @@ class StreamOptions(BaseModel):
 class CompletionRequest(BaseModel):
     # Sampling knobs (temperature, max_tokens, stop, ...) mean nothing to an extractive answerer;
     # like other OpenAI-compatible servers we ignore them rather than break clients that always send them.
-    model_config = ConfigDict(extra="allow")
+    # Strict, as /api/chat: `"stream": "yes"` or `"top_k": "3"` is a client bug to report, not to coerce.
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: str
     messages: list[Message] = Field(..., min_length=1)
@@ -141,6 +142,14 @@ class CompletionRequest(BaseModel):
     n: int | None = 1
     top_k: int | None = Field(None, ge=1, le=10, description="extension: how many citations to return")
     mode: Literal["extractive", "generative"] | None = Field(None, description="extension: as in /api/chat")
+
+    @model_validator(mode="before")
+    @classmethod
+    def valid_unicode(cls, data):
+        """No lone surrogates anywhere (they can't become UTF-8, so echoing one back would fail)."""
+        if lone_surrogate(data):
+            raise ValueError("the request holds an unpaired surrogate escape; send valid Unicode text")
+        return data
 
 
 def question_of(messages: list[Message]) -> str:

@@ -51,7 +51,8 @@ async def chat(body: ChatRequest, request: Request):
     return ChatResponse.from_answer(ans)
 
 
-@router.get("/api/documents", response_model=list[DocumentSummary], responses=ERRORS, tags=["documents"])
+@router.get("/api/documents", response_model=list[DocumentSummary], responses={**ERRORS, **KEY}, tags=["documents"],
+            dependencies=[Depends(require_api_key)])  # full texts: as protected as the answers quoting them
 def list_documents(request: Request) -> list[DocumentSummary]:
     """The indexed documents."""
     store = engine_of(request).require_store()
@@ -61,7 +62,8 @@ def list_documents(request: Request) -> list[DocumentSummary]:
 
 
 @router.get("/api/documents/{doc_id:path}", response_model=DocumentOut,
-            responses={404: {"model": ErrorOut}, **ERRORS}, tags=["documents"])
+            responses={404: {"model": ErrorOut}, **ERRORS, **KEY}, tags=["documents"],
+            dependencies=[Depends(require_api_key)])
 def get_document(doc_id: str, request: Request) -> DocumentOut:
     """One document's full text and its sentence offsets."""
     store = engine_of(request).require_store()

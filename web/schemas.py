@@ -12,6 +12,33 @@ from qa.types import Answer
 MAX_QUESTION_CHARS = AnswerConfig.max_question_chars
 
 
+def lone_surrogate(value) -> bool:
+    """Whether a parsed JSON value holds a lone surrogate (JSON "\\ud800") in any string or key."""
+    stack = [value]
+    while stack:  # not recursive: the nesting depth is the client's choice
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def check_question_text(v: str) -> str:
+    """Reject text no question may contain: only whitespace, NUL, lone surrogates (they can't become UTF-8)."""
+    if not v.strip():
+        raise ValueError("question must not be empty or whitespace")
+    if "\x00" in v:
+        raise ValueError("question must not contain NUL characters")
+    if lone_surrogate(v):
+        raise ValueError("question must not contain unpaired surrogate escapes; send valid Unicode text")
+    return v
+
+
 class ChatRequest(BaseModel):
     # strict: `"top_k": true` or `"stream": "yes"` is a client bug to report (422), not to coerce
     model_config = ConfigDict(extra="ignore", strict=True)
@@ -26,13 +53,7 @@ class ChatRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("question must not be empty or whitespace")
-        if "\x00" in v:
-            raise ValueError("question must not contain NUL characters")
-        if any("\ud800" <= ch <= "\udfff" for ch in v):  # lone surrogates (JSON "\ud800") can't become UTF-8
-            raise ValueError("question must not contain unpaired surrogate escapes; send valid Unicode text")
-        return v
+        return check_question_text(v)
 
 
 class CitationOut(BaseModel):
