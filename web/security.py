@@ -95,7 +95,8 @@ def error_response(path: str, status: int, detail: str, headers: dict[str, str] 
     """The app's `{"detail"}` error, or OpenAI's `{"error": {...}}` on the OpenAI-compatible routes."""
     if path.startswith(OPENAI_PREFIX):
         code = ERROR_CODES.get(status)
-        body = {"error": {"message": detail, "type": "invalid_request_error", "param": None, "code": code}}
+        kind = "server_error" if status >= 500 else "invalid_request_error"
+        body = {"error": {"message": detail, "type": kind, "param": None, "code": code}}
         return JSONResponse(body, status_code=status, headers=headers)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
