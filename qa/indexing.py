@@ -54,8 +54,10 @@ def writing(what: str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if exc.errno in NO_SPACE:
-            raise StorageError(f"no space left to write {what} ({exc.strerror}); free disk space, then retry",
+        # numpy reports a short fwrite (the disk took only part of an array) without an errno
+        short_write = exc.errno is None and str(exc).endswith(" written")
+        if exc.errno in NO_SPACE or short_write:
+            raise StorageError(f"no space left to write {what} ({exc.strerror or exc}); free disk space, then retry",
                                no_space=True) from exc
         if exc.errno in NOT_WRITABLE:
             raise StorageError(f"{what} is not writable ({exc.strerror}); make it writable, then retry") from exc

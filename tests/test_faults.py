@@ -1,11 +1,13 @@
 """Faults: kill -9 during `qa index`, corrupt index files at start-up, changed documents on disk."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -99,13 +101,22 @@ def corrupt(build: Path, how: str) -> str:
     elif how == "garble manifest":
         path = build / "manifest.json"
         path.write_text('{"format_version": 1, "embedder_id": ', encoding="utf-8")
+    elif how in ("empty the manifest's documents", "change a manifest count"):  # valid JSON, wrong content
+        path = build / "manifest.json"
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if how == "empty the manifest's documents":
+            manifest["documents"] = {}
+        else:
+            next(iter(manifest["documents"].values()))["n_sentences"] += 1
+        path.write_text(json.dumps(manifest), encoding="utf-8")
     else:
         path = build.parent.parent / "CURRENT"
         path.write_text("", encoding="utf-8")
     return path.name
 
 
-@pytest.mark.parametrize("how", ["truncate vectors", "flip a byte", "garble manifest", "empty CURRENT"])
+@pytest.mark.parametrize("how", ["truncate vectors", "flip a byte", "garble manifest", "empty CURRENT",
+                                 "empty the manifest's documents", "change a manifest count"])
 def test_corrupt_index_gives_one_clear_error_naming_file_and_fix(private_settings, engine, how):
     name = corrupt(store_io.current_build(private_settings.index_dir), how)
     fresh = Engine(engine.embedder, config_from_settings(private_settings))
@@ -185,3 +196,156 @@ def test_qa_ask_without_an_index_prints_one_error_line_and_exits_1(tmp_path):
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr  # the CLI's own line, not a log record repeating it
     assert lines[0].startswith("error: ") and "qa index" in lines[0]
+
+
+TOKEN = "t" * 32
+
+
+def long_document(n: int, word: str) -> bytes:
+    """`n` distinct sentences: enough to embed for a few seconds, so a kill lands mid-build."""
+    return " ".join(f"Catatan {word} nomor {i} mencatat {TOPICS[i % len(TOPICS)]} di desa {i % 31} pada tahun "
+                    f"{1990 + i % 30}." for i in range(n)).encode("utf-8")
+
+
+def start_server(index_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([*QA, "serve", "--port", str(port), "--index-dir", str(index_dir)], cwd=ROOT,
+                            env={**env(), "QA_ADMIN_TOKEN": TOKEN}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    assert wait_for(url + "/healthz", proc).status_code == 200
+    return proc, url
+
+
+def kill_when(proc: subprocess.Popen, ready, index_dir: Path, timeout: float = 120) -> None:
+    """kill -9 `proc` as soon as `ready()`, and check that its build had not gone live yet."""
+    before = store_io.current_build(index_dir)
+    deadline = time.monotonic() + timeout
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert ready(), "the change never started"
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(10) == -signal.SIGKILL
+    assert store_io.current_build(index_dir) == before, "the build finished before the kill: make it longer"
+
+
+def in_background(call) -> threading.Thread:
+    def run():
+        try:
+            call()
+        except httpx.TransportError:
+            pass  # the server was killed under it
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_kill_9_while_an_upload_is_being_indexed_undoes_it_at_start_up(private_settings):
+    index_dir = private_settings.index_dir
+    uploaded = index_dir / "documents" / "catatan.txt"
+    proc, url = start_server(index_dir)
+    try:
+        in_background(lambda: httpx.post(url + "/api/documents", headers={"Authorization": f"Bearer {TOKEN}"},
+                                         files={"file": ("catatan.txt", long_document(400, "panjang"))}, timeout=120))
+        kill_when(proc, lambda: uploaded.exists() and (index_dir / "journal" / "intent.json").exists(), index_dir)
+    finally:
+        proc.kill()
+    assert uploaded.exists()  # what the crash left: a file that no index lists
+    with LiveServer(create_app(private_settings)) as server:  # start-up resolves the interrupted change
+        listed = [d["doc_id"] for d in httpx.get(server.url + "/api/documents").json()]
+    assert listed == [CORPUS_DOC] and not uploaded.exists()
+    assert not (index_dir / "journal" / "intent.json").exists()
+    assert not list((index_dir / "documents").glob(".*.part"))
+
+
+def test_kill_9_right_after_a_delete_restores_the_document_for_the_next_qa_index(private_settings, engine):
+    from qa.library import Library
+
+    index_dir = private_settings.index_dir
+    Library(private_settings, Engine(engine.embedder, engine.config)).add_document("hapus.txt", long_document(5, "hapus"))
+    target = index_dir / "documents" / "hapus.txt"
+    # a file put there by hand: the delete's build must embed it, which keeps that build running for a while
+    (index_dir / "documents" / "tangan.txt").write_bytes(long_document(100, "tangan"))
+    proc, url = start_server(index_dir)
+    try:
+        in_background(lambda: httpx.delete(url + "/api/documents/hapus.txt", timeout=120,
+                                           headers={"Authorization": f"Bearer {TOKEN}"}))
+        kill_when(proc, lambda: not target.exists(), index_dir)
+    finally:
+        proc.kill()
+    assert (index_dir / "journal" / "intent.json").exists()
+    run = subprocess.run([*QA, "index", "--index-dir", str(index_dir)], cwd=ROOT, env=env(), capture_output=True,
+                         text=True, timeout=600)  # the next, unrelated `qa index`
+    assert run.returncode == 0, run.stderr
+    assert "rolled back" in run.stderr and target.exists()
+    store = store_io.load(index_dir)
+    assert store.document("hapus.txt") is not None  # on disk and served: they agree
+    admin = TestClient(create_app(private_settings.model_copy(update={"admin_token": TOKEN})))
+    with admin:
+        r = admin.delete("/api/documents/hapus.txt", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 200, r.text  # not 409 "part of the read-only corpus"
+
+
+SMALL_FILES = 32 * 1024
+
+
+def small_files_only(pid: int = 0) -> None:
+    """Files process `pid` (0: this one) writes may not grow past 32 KiB: EFBIG, as a full disk gives ENOSPC."""
+    import resource
+
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (SMALL_FILES, SMALL_FILES))
+
+
+def test_a_full_disk_during_an_upload_is_507_and_the_old_index_keeps_serving(private_settings):
+    index_dir = private_settings.index_dir
+    before = store_io.current_build(index_dir)
+    port = free_port()
+    proc = subprocess.Popen([*QA, "serve", "--port", str(port), "--index-dir", str(index_dir)], cwd=ROOT,
+                            env={**env(), "QA_ADMIN_TOKEN": TOKEN}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(url + "/healthz", proc).status_code == 200
+        small_files_only(proc.pid)  # once started: py3langid unpacks its model to a temporary file at start-up
+        r = httpx.post(url + "/api/documents", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120,
+                       files={"file": ("penuh.txt", long_document(20, "penuh"))})
+        assert r.status_code == 507 and r.headers["content-type"] == "application/json", r.text
+        assert "no space" in r.json()["detail"] and str(index_dir) not in r.text
+        assert [d["doc_id"] for d in httpx.get(url + "/api/documents").json()] == [CORPUS_DOC]
+        assert httpx.post(url + "/api/chat", json={"question": "Apa itu RCID?"}, timeout=60).status_code == 200
+    finally:
+        proc.terminate()
+        _, log = proc.communicate(timeout=30)
+    assert str(index_dir) in log  # the path goes to the log
+    assert store_io.current_build(index_dir) == before
+    assert not (index_dir / "documents" / "penuh.txt").exists()
+    assert not [p for p in index_dir.rglob("*") if p.name.endswith(".part") or p.name.startswith(".tmp-")]
+    assert not (index_dir / "journal" / "intent.json").exists()
+
+
+def test_qa_index_on_a_full_disk_prints_one_error_line(private_settings):
+    index_dir = private_settings.index_dir
+    before = store_io.current_build(index_dir)
+    run = subprocess.run([*QA, "index", "--index-dir", str(index_dir), "--rebuild"], cwd=ROOT, env=env(),
+                         capture_output=True, text=True, timeout=600, preexec_fn=small_files_only)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("error: no space left to write the index")
+    assert store_io.current_build(index_dir) == before
+    assert not [p for p in (index_dir / "builds").iterdir() if p.name.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("code, no_space", [(errno.ENOSPC, True), (errno.EDQUOT, True), (errno.EFBIG, True),
+                                            (errno.EROFS, False), (errno.EACCES, False), (errno.EPERM, False)])
+def test_disk_errors_become_storage_errors(code, no_space):
+    from index.errors import StorageError
+    from qa.indexing import writing
+
+    with pytest.raises(StorageError) as err, writing("the index at x"):
+        raise OSError(code, os.strerror(code))
+    assert err.value.no_space is no_space and "the index at x" in str(err.value)
+    with pytest.raises(OSError), writing("the index at x"):  # anything else is not the disk's state
+        raise OSError(errno.EIO, "I/O error")
+    with pytest.raises(StorageError) as err, writing("the index at x"):  # numpy's short write has no errno
+        raise OSError("50688 requested and 8160 written")
+    assert err.value.no_space
