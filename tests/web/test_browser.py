@@ -296,3 +296,24 @@ def test_answer_time_reads_in_milliseconds_under_a_second(desktop):
 
 def fulfil(route, request=None, *, reply: dict) -> None:
     route.fulfill(json=reply)
+
+
+def test_a_server_with_an_api_key_asks_for_it_once(browser, reference_settings, engine):
+    """With QA_API_KEY set the documents need the key too; the page asks for it and sends it."""
+    from conftest import LiveServer
+    from web.app import create_app
+
+    key = "k" * 32
+    with LiveServer(create_app(reference_settings.model_copy(update={"api_key": key}), engine=engine)) as server:
+        context = browser.new_context(viewport=DESKTOP, locale="en-US")
+        tab = Tab(context.new_page())
+        tab.open(server.url)
+        page = tab.page
+        expect(page.locator("#api-key")).to_be_hidden()
+        expect(tab.ask(QUESTION, ".msg.error")).to_contain_text("needs an API key")
+        page.locator("#api-key").fill(key)
+        expect(tab.ask(QUESTION)).to_contain_text("Esam Alqararah")
+        page.locator("#docs-toggle").click()
+        expect(page.locator("#docs-list li")).to_have_count(1)  # GET /api/documents with the key
+        check_stayed_local(tab)
+        context.close()

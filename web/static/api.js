@@ -17,8 +17,22 @@ export function detailText(detail) {
     .join("; ");
 }
 
+const KEY_STORAGE = "qa-api-key"; // this tab only: sessionStorage, cleared when it closes
+
+/** Remember the API key (QA_API_KEY) for this tab's requests; an empty one forgets it. */
+export function setApiKey(key) {
+  if (key) sessionStorage.setItem(KEY_STORAGE, key);
+  else sessionStorage.removeItem(KEY_STORAGE);
+}
+
+function keyHeader() {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  return key ? { "X-API-Key": key } : {};
+}
+
 function errorFor(status, body) {
   const detail = detailText(body?.detail);
+  if (status === 401) return new ApiError("error_key"); // the page then asks for the key
   if (status === 400 || status === 422) return new ApiError("error_invalid", { detail: detail || `HTTP ${status}` });
   if (status === 503) return new ApiError("error_unavailable", { detail: detail || "HTTP 503" });
   if (status === 404) return new ApiError("error_not_found", { detail: detail || "HTTP 404" });
@@ -30,7 +44,8 @@ function errorFor(status, body) {
 async function request(path, options = {}) {
   let response;
   try {
-    response = await fetch(path, { ...options, headers: { Accept: "application/json", ...options.headers } });
+    const headers = { Accept: "application/json", ...keyHeader(), ...options.headers };
+    response = await fetch(path, { ...options, headers });
   } catch {
     throw new ApiError("error_network");
   }

@@ -1,5 +1,5 @@
 // Page wiring: the question box, the language toggle and the side panels. Loaded as a module.
-import { ApiError, ask } from "./api.js";
+import { ApiError, ask, setApiKey } from "./api.js";
 import { chooseLanguage, translate } from "./i18n.js";
 import { addAnswer, addError, addPending, addQuestion } from "./render.js";
 import { closeSource, showCitation, toggleDocuments } from "./source.js";
@@ -8,6 +8,8 @@ const $ = (id) => document.getElementById(id);
 const form = $("ask-form");
 const box = $("question");
 const send = $("send");
+const keyRow = $("key-row");
+const keyBox = $("api-key");
 let busy = false;
 
 function setBusy(on) {
@@ -24,6 +26,7 @@ async function submitQuestion() {
   if (busy || !question.trim()) return;
   addQuestion(question);
   box.value = "";
+  if (!keyRow.hidden) setApiKey(keyBox.value.trim());
   setBusy(true);
   const pending = addPending();
   try {
@@ -35,6 +38,7 @@ async function submitQuestion() {
     const failure = err instanceof ApiError ? err : new ApiError("error_bad_response");
     addError(failure.key, failure.vars);
     if (!box.value) box.value = question; // let the user retry or fix it without retyping
+    if (failure.key === "error_key") keyRow.hidden = false; // the server wants QA_API_KEY: ask for it
   } finally {
     setBusy(false);
     box.focus();
