@@ -9,8 +9,8 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from index.errors import StoreError
-from qa import generate, pipeline
+from index.errors import StorageError, StoreError
+from qa import generate, library, pipeline
 from qa.config import config_from_settings
 from qa.engine import Engine
 from qa.generate import LLMConfig, StreamEvent
@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 def load_engine(settings: Settings, *, strict: bool = False) -> Engine:
     """The configured embedder plus the index on disk (if any); a broken index is logged, not fatal, unless `strict`."""
     engine = Engine(settings.make_embedder(), config_from_settings(settings), reader=settings.make_reader())
+    try:
+        library.recover(settings)  # a change cut off by a crash is completed or undone before serving
+    except StorageError as exc:
+        log.error("%s", exc)  # e.g. a read-only index folder: serving what is there still beats not serving
     try:
         engine.load(settings.index_dir)
     except StoreError as exc:

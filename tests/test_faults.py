@@ -263,7 +263,8 @@ def test_kill_9_right_after_a_delete_restores_the_document_for_the_next_qa_index
     from qa.library import Library
 
     index_dir = private_settings.index_dir
-    Library(private_settings, Engine(engine.embedder, engine.config)).add_document("hapus.txt", long_document(5, "hapus"))
+    library = Library(private_settings, Engine(engine.embedder, engine.config))
+    library.add_document("hapus.txt", long_document(5, "hapus"))
     target = index_dir / "documents" / "hapus.txt"
     # a file put there by hand: the delete's build must embed it, which keeps that build running for a while
     (index_dir / "documents" / "tangan.txt").write_bytes(long_document(100, "tangan"))
@@ -349,3 +350,33 @@ def test_disk_errors_become_storage_errors(code, no_space):
     with pytest.raises(StorageError) as err, writing("the index at x"):  # numpy's short write has no errno
         raise OSError("50688 requested and 8160 written")
     assert err.value.no_space
+
+
+@pytest.fixture
+def read_only(private_settings):
+    """The index folder remounted read-only (a bind mount; root only, else the test is skipped)."""
+    folder = str(private_settings.index_dir)
+    mounted = subprocess.run(["mount", "--bind", folder, folder], capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("needs root (mount --bind) to make a folder read-only")
+    try:
+        if subprocess.run(["mount", "-o", "remount,bind,ro", folder], capture_output=True).returncode != 0:
+            pytest.skip("this system does not allow read-only bind mounts")
+        yield private_settings
+    finally:
+        subprocess.run(["umount", folder], capture_output=True)
+
+
+def test_a_read_only_index_folder_is_503_for_changes_and_keeps_serving(read_only):
+    admin = TestClient(create_app(read_only.model_copy(update={"admin_token": TOKEN})))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with admin:
+        r = admin.post("/api/documents", headers=auth, files={"file": ("ro.txt", long_document(3, "ro"))})
+        assert r.status_code == 503 and "not writable" in r.json()["detail"], r.text
+        assert str(read_only.index_dir) not in r.text
+        assert admin.post("/api/admin/reindex", headers=auth).status_code == 503
+        assert [d["doc_id"] for d in admin.get("/api/documents").json()] == [CORPUS_DOC]
+    run = subprocess.run([*QA, "index", "--index-dir", str(read_only.index_dir)], cwd=ROOT, env=env(),
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "not writable" in run.stderr.strip().splitlines()[-1]

@@ -226,7 +226,8 @@ def test_a_question_of_emoji_is_refused_quickly(reference_settings, engine):
     start = time.monotonic()
     r = test.post("/api/chat", json={"question": "😀" * 2000})
     assert r.status_code == 422 and "QA_MAX_QUESTION_TOKENS" in r.json()["detail"]
-    r = test.post("/v1/chat/completions", json={"model": "qa", "messages": [{"role": "user", "content": "😀" * 2000}]})
+    emoji = {"model": "qa", "messages": [{"role": "user", "content": "😀" * 2000}]}
+    r = test.post("/v1/chat/completions", json=emoji)
     assert r.status_code == 400 and "QA_MAX_QUESTION_TOKENS" in r.json()["error"]["message"]
     assert time.monotonic() - start < 2  # embedding them took 4-8 s
     long_but_fine = "Apa tujuan program UNIDO di Indonesia? " * 5  # ~60 tokens
