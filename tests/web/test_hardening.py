@@ -210,10 +210,10 @@ def test_a_500_is_json_with_the_security_headers(reference_settings, engine):
 
 
 def test_503_names_the_problem_but_no_server_path(reference_settings, embedder, tmp_path):
-    from web.app import build_engine
+    from qa.service import load_engine
 
     settings = reference_settings.model_copy(update={"index_dir": tmp_path / "nowhere" / "index"})
-    test = TestClient(create_app(settings, engine=build_engine(settings)))
+    test = TestClient(create_app(settings, engine=load_engine(settings)))
     for r in (test.get("/healthz"), test.post("/api/chat", json=QUESTION)):
         assert r.status_code == 503 and "qa index" in r.json()["detail"]
         assert str(tmp_path) not in r.text and "nowhere" not in r.text
