@@ -20,6 +20,8 @@ from web.security import require_admin
 AUTH = {401: {"model": ErrorOut, "description": "missing or wrong admin token"},
         403: {"model": ErrorOut, "description": "no admin token is configured: document management is disabled"}}
 BUSY = {409: {"model": ErrorOut, "description": "another index build is running, or the document is read-only"}}
+DISK = {503: {"model": ErrorOut, "description": "the index or uploads folder is not writable (nothing changed)"},
+        507: {"model": ErrorOut, "description": "no space left to write the index (nothing changed)"}}
 UPLOAD_ERRORS = {
     413: {"model": ErrorOut, "description": "the file is over QA_MAX_UPLOAD_BYTES"},
     415: {"model": ErrorOut, "description": "not a .txt or .md file"},
@@ -33,7 +35,7 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary", "description": "a UTF-8 .txt or .md file"}}}}}}}
 
-router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)], responses={**AUTH, **BUSY})
+router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)], responses={**AUTH, **BUSY, **DISK})
 
 
 def library_of(request: Request) -> Library:
