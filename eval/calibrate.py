@@ -18,6 +18,9 @@ highest that keeps false abstentions at or below `max_false_per_30` per 30 answe
 questions in every one of those corpora, so honest answers are rarely withheld whatever the
 documents look like; English questions over Indonesian text score lower cosines, hence a
 threshold of their own.
+
+The learned reader's settings (how many sentences it reads, its weight, its per-language logit
+thresholds) are fitted by `python -m eval.reader_fit` on the same groups plus IDK-MRC dev.
 """
 from __future__ import annotations
 
