@@ -20,8 +20,8 @@ AUTH = {401: {"model": ErrorOut, "description": "missing or wrong admin token"},
 BUSY = {409: {"model": ErrorOut, "description": "another index build is running, or the document is read-only"}}
 UPLOAD_ERRORS = {
     413: {"model": ErrorOut, "description": "the file is over QA_MAX_UPLOAD_BYTES"},
-    415: {"model": ErrorOut, "description": "not a .txt or .md file"},
-    422: {"model": ErrorOut | ValidationErrorOut, "description": "not UTF-8, empty, binary, no usable name, "
+    415: {"model": ErrorOut, "description": "not a .txt, .md, .pdf, .docx, .html or .htm file"},
+    422: {"model": ErrorOut | ValidationErrorOut, "description": "not UTF-8, empty, binary, a PDF/Word/HTML file without text, encrypted or corrupt, no usable name, "
           "a broken file among the documents on disk, or no `file` field"},
 }
 
@@ -37,7 +37,7 @@ def to_changed(change: Change) -> DocumentChanged:
 
 
 @router.post("/api/documents", status_code=201, response_model=DocumentChanged, responses=UPLOAD_ERRORS)
-async def upload_document(request: Request, file: UploadFile = File(..., description="a UTF-8 .txt or .md file")):
+async def upload_document(request: Request, file: UploadFile = File(..., description="a UTF-8 .txt or .md file, a PDF with a text layer, a Word .docx or an HTML page")):
     """Add (or replace) a document in the uploads folder and reindex."""
     limit = request.app.state.settings.max_upload_bytes
     data = await file.read(limit + 1)  # one byte over is enough to know it is too large

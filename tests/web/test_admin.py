@@ -78,8 +78,8 @@ def test_upload_answer_delete(admin):
     ("latin.txt", "café".encode("latin1"), 422, "not UTF-8"),
     ("image.txt", b"\x00\x01\x02PNG", 422, "NUL"),
     ("blank.md", b"   \n", 422, "empty"),
-    ("script.sh", b"echo hi", 415, ".txt or .md"),
-    ("noext", b"teks", 415, ".txt or .md"),
+    ("script.sh", b"echo hi", 415, "only plain text, Markdown, PDF, Word and HTML"),
+    ("noext", b"teks", 415, "only plain text, Markdown, PDF, Word and HTML"),
     ("???.txt", b"teks", 422, "no usable name"),
 ])
 def test_bad_uploads_get_a_clear_4xx(admin, name, data, status, words):
