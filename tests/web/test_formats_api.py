@@ -1,18 +1,13 @@
 """One `qa index` over a PDF, a Word file, a web page and a .txt; answers cite them through real HTTP."""
-import sys
-from pathlib import Path
-
 import httpx
 import pytest
 from conftest import LiveServer
+from made_files import make_docx, make_html, make_pdf, make_scanned_pdf
 from typer.testing import CliRunner
 
 from qa.cli import app
 from qa.settings import Settings
 from web.app import create_app
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "index"))
-from made_files import make_docx, make_html, make_pdf, make_scanned_pdf  # noqa: E402
 
 RELEASE = ("Pelabuhan Patimban Mulai Beroperasi\n\n"
            "Pelabuhan Patimban di Subang mulai melayani kapal kontainer pada bulan Desember. "
