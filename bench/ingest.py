@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 from eval.datasets import SHARED, passages_only
-from index.embedders import make_embedder
 from qa.indexing import index_documents
 from qa.settings import Settings
 
@@ -50,7 +49,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
     settings = Settings()
-    embedder = make_embedder(settings.embedder, **settings.embedder_options())
+    embedder = settings.make_embedder()
     with tempfile.TemporaryDirectory(prefix="qa-ingest-") as tmp:
         docs = Path(tmp) / "docs"
         docs.mkdir()
