@@ -9,9 +9,10 @@ index as `qa index` does, with an embedder that replays the seed vectors (a chun
 the normalised mean of its sentences', its latent terms: their maximum, top 256). For each
 size and for flat and HNSW it records the build time (replayed embedding excluded; the time
 real embedding would take at the rate measured on the seeds is printed beside it), the size
-on disk, and, with `qa serve` over the index, the server's RSS and the round trip of
-`--queries` TyDi questions over HTTP (median, p95). The target: at 100k chunks the median at
-most 3x the median at 1k.
+on disk, and, with one `qa serve` per index, all running at once and asked each question in
+turn (this machine's speed drifts between minutes), the round trip of `--queries` TyDi
+questions over HTTP (median, p95) and each server's RSS. The target: at 100k chunks the median
+at most 3x the median at 1k.
 """
 from __future__ import annotations
 
@@ -128,28 +129,38 @@ def synthetic(n_chunks: int, seeds: dict, docs: list[Document], rng: random.Rand
     return out
 
 
-def serve_and_ask(index_dir: Path, questions: list[str]) -> dict:
-    """Round trips of `questions` (after one warm-up pass) against `qa serve`, and the server's RSS."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "QA_RELOAD_INTERVAL_S": "0"}
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def serve_and_ask(index_dirs: list[Path], questions: list[str]) -> list[dict]:
+    """Round trips of `questions` against one `qa serve` per index, asked in turn question by question.
+
+    This machine's speed drifts between minutes; asking every server each question in turn
+    keeps the sizes comparable. Also each server's RSS after the questions.
+    """
+    procs, urls = [], []
     try:
-        wait_ready(url, proc, timeout=600)
-        times = []
-        with httpx.Client(base_url=url, timeout=120) as client:
-            for q in questions[:10]:
-                client.post("/api/chat", json={"question": q}).raise_for_status()
-            for q in questions:
-                t0 = time.perf_counter()
-                client.post("/api/chat", json={"question": q}).raise_for_status()
-                times.append((time.perf_counter() - t0) * 1000)
-        return {"median_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 95), 1),
-                "rss_mb": round(rss_mb(proc.pid), 1)}
+        for index_dir in index_dirs:
+            port = free_port()
+            env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "QA_RELOAD_INTERVAL_S": "0"}
+            procs.append(subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)], cwd=ROOT,
+                                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, proc in zip(urls, procs):
+            wait_ready(url, proc, timeout=900)
+        times: list[list[float]] = [[] for _ in urls]
+        with httpx.Client(timeout=120) as client:
+            warm = questions[:10]
+            for i, q in enumerate(warm + questions):
+                for url, out in zip(urls, times):
+                    t0 = time.perf_counter()
+                    client.post(url + "/api/chat", json={"question": q}).raise_for_status()
+                    if i >= len(warm):
+                        out.append((time.perf_counter() - t0) * 1000)
+        return [{"median_ms": round(statistics.median(t), 1), "p95_ms": round(percentile(t, 95), 1),
+                 "rss_mb": round(rss_mb(proc.pid), 1)} for t, proc in zip(times, procs)]
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(60)
 
 
 def du_mb(path: Path) -> float:
@@ -157,8 +168,8 @@ def du_mb(path: Path) -> float:
     return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
 
 
-def measure(n: int, seeds: dict, docs: list[Document], questions: list[str], out_dir: Path) -> list[dict]:
-    """Build the n-chunk corpus once (flat), derive HNSW from it, serve and ask each."""
+def build(n: int, seeds: dict, docs: list[Document], out_dir: Path) -> list[dict]:
+    """Build and save the n-chunk corpus (flat), then the same with an HNSW index; a row for each."""
     corpus = synthetic(n, seeds, docs, random.Random(n))
     embedder = ReplayEmbedder(seeds, corpus)
     t0 = time.perf_counter()
@@ -176,7 +187,7 @@ def measure(n: int, seeds: dict, docs: list[Document], questions: list[str], out
                      "unmatched_sentences": embedder.misses,
                      "build_s": round(seconds, 1), "embed_s_at_seed_rate": round(
                          (len(store.chunks) + len(store.sentences)) / float(seeds["rate"]), 1),
-                     "disk_mb": du_mb(path), **serve_and_ask(out_dir / f"{n}-{kind}", questions)})
+                     "disk_mb": du_mb(path), "index_dir": str(out_dir / f"{n}-{kind}")})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -184,7 +195,7 @@ def measure(n: int, seeds: dict, docs: list[Document], questions: list[str], out
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="chunks per corpus, comma-separated")
-    parser.add_argument("--seed-passages", type=int, default=400)
+    parser.add_argument("--seed-passages", type=int, default=300)
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--work", type=Path, default=ROOT / ".qa-cache" / "scale")
@@ -193,7 +204,9 @@ def main() -> None:
     docs = seed_passages(args.seed_passages, args.shared)
     seeds = embed_seeds(docs, args.work.parent / f"scale-seed-{args.seed_passages}.pkl")
     questions = [q.question for q in load_dataset(args.shared / "tydiqa-id").questions][: args.queries]
-    rows = [r for n in map(int, args.sizes.split(",")) for r in measure(n, seeds, docs, questions, args.work)]
+    rows = [r for n in map(int, args.sizes.split(",")) for r in build(n, seeds, docs, args.work)]
+    for row, served in zip(rows, serve_and_ask([Path(r.pop("index_dir")) for r in rows], questions)):
+        row.update(served)
     medians = {(r["size"], r["dense"]): r["median_ms"] for r in rows}
     report = {"seed_passages": len(docs), "seed_rate_passages_per_s": round(float(seeds["rate"]), 1), "rows": rows,
               "largest_over_smallest_median": {
