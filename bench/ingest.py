@@ -16,6 +16,9 @@ import time
 from pathlib import Path
 
 from eval.datasets import SHARED, passages_only
+from index.build import in_context, split_document
+from index.chunks import chunk_document
+from index.documents import load_documents
 from qa.indexing import index_documents
 from qa.settings import Settings
 
@@ -42,11 +45,32 @@ def raw_rate(embedder, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - t0)
 
 
+def passes_ab(embedder, docs: Path, rounds: int) -> dict:
+    """Seconds to embed the build's sentence and chunk texts two ways, alternating: dense then
+    latent terms (two passes, the v4 recipe) against both from one pass (this build's)."""
+    texts = []
+    for doc in load_documents([docs]):
+        sents = split_document(doc)
+        texts += [in_context(doc, s.text) for s in sents]
+        texts += [in_context(doc, c.text) for c in chunk_document(doc, sents, size=3, overlap=1)]
+    times: dict[str, list[float]] = {"two_passes": [], "one_pass": []}
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        embedder.embed_passages(texts)
+        embedder.embed_sparse(texts)
+        times["two_passes"].append(round(time.perf_counter() - t0, 2))
+        t0 = time.perf_counter()
+        embedder.embed_passages_sparse(texts)
+        times["one_pass"].append(round(time.perf_counter() - t0, 2))
+    return {"texts": len(texts), **times}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=400)
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--ab-rounds", type=int, default=0, help="also time two passes against one, alternating")
     args = parser.parse_args()
     settings = Settings()
     embedder = settings.make_embedder()
@@ -62,6 +86,7 @@ def main() -> None:
         index_s = time.perf_counter() - t0
         after = raw_rate(embedder, texts)
         manifest = json.loads(next((Path(tmp) / "index" / "builds").glob("*/manifest.json")).read_text())
+        ab = passes_ab(embedder, docs, args.ab_rounds) if args.ab_rounds else None
     raw = (before + after) / 2
     report = {
         "passages": len(texts), "engine": getattr(embedder, "engine", None), "threads": settings.embed_threads,
@@ -70,6 +95,7 @@ def main() -> None:
         "ratio": round(len(texts) / index_s / raw, 3),
         "embedded_texts": manifest["embedded_texts"], "counts": manifest["counts"],
         "phases_s": manifest.get("phase_seconds", {}), "summary": summary,
+        **({"passes_ab_s": ab} if ab else {}),
     }
     text = json.dumps(report, indent=2, ensure_ascii=False)
     print(text)
