@@ -26,9 +26,14 @@ CITATION_REASONS = ("no_citation", "citation_out_of_range")
 ENDPOINT_REASONS = ("timeout", "endpoint_error", "bad_response", "not_configured")
 
 
+def citation_of(fields: dict) -> Citation:
+    """A Citation back from its JSON; `page` may be missing (results written before it existed)."""
+    return Citation(**{k: fields[k] for k in Citation.__dataclass_fields__ if k in fields})
+
+
 def to_answer(out: Outcome) -> Answer:
     """The pipeline's Answer back from an Outcome (citations as the API returns them)."""
-    citations = tuple(Citation(**{k: c[k] for k in Citation.__dataclass_fields__}) for c in out.citations)
+    citations = tuple(citation_of(c) for c in out.citations)
     return Answer(answer=out.answer or "", language=out.language or "id", abstained=bool(out.abstained),
                   citations=citations, timings_ms=dict(out.timings_ms or {}))
 
@@ -123,7 +128,7 @@ def reverify(rows: Sequence[dict]) -> list[dict]:
         if r.get("draft") is None or (r.get("abstained") and not r.get("declined")):
             out.append(r)
             continue
-        citations = tuple(Citation(**{k: c[k] for k in Citation.__dataclass_fields__}) for c in r["citations"])
+        citations = tuple(citation_of(c) for c in r["citations"])
         language = r["detected_language"]
         extractive = Answer(answer=compose(citations, language, abstained=False), language=language,
                             abstained=False, citations=citations)

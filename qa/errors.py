@@ -23,7 +23,7 @@ class InvalidDocument(QAError):
 
 
 class UnsupportedDocument(QAError):
-    """An uploaded file is not a .txt or .md document."""
+    """An uploaded file is not of a type that can be indexed (index.documents.SUFFIXES)."""
 
 
 class DocumentTooLarge(QAError):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from index import store as store_io
 from index.build import BuildOptions, build_store
-from index.documents import DEFAULT_CORPUS, SUFFIXES, load_documents
+from index.documents import DEFAULT_CORPUS, SUFFIXES, read_sources
 from index.embedders import Embedder
 from index.errors import StorageError, StoreError
 from qa.errors import IndexBusy
@@ -104,11 +104,16 @@ def previous_store(index_dir: Path, embedder: Embedder) -> store_io.IndexStore |
 
 
 def build_and_save(settings: Settings, paths: list[Path] | None, *, embedder: Embedder, rebuild: bool = False,
-                   show_progress: bool = True) -> store_io.IndexStore:
-    """Build a new index of `document_sources` and make it current; the caller holds build_lock."""
-    docs = load_documents(document_sources(settings, paths))
+                   show_progress: bool = True, strict: bool = True) -> store_io.IndexStore:
+    """Build a new index of `document_sources` and make it current; the caller holds build_lock.
+
+    `strict`: an unreadable file fails the build (DocumentError naming it); otherwise it is
+    skipped and listed in the manifest's `skipped`.
+    """
+    sources = read_sources(document_sources(settings, paths), strict=strict)
     previous = None if rebuild else previous_store(settings.index_dir, embedder)
-    store = build_store(docs, embedder, build_options(settings, show_progress), previous=previous)
+    store = build_store(sources.documents, embedder, build_options(settings, show_progress), previous=previous)
+    store.manifest = store.manifest.model_copy(update={"skipped": sources.skipped})
     with writing(f"the index at {settings.index_dir}"):
         store_io.save(store, settings.index_dir)
     return store
@@ -117,15 +122,20 @@ def build_and_save(settings: Settings, paths: list[Path] | None, *, embedder: Em
 def summary(store: store_io.IndexStore) -> str:
     """One line describing a finished build."""
     m = store.manifest
-    return (f"indexed {m.counts['documents']} documents, {m.counts['sentences']} sentences, "
+    line = (f"indexed {m.counts['documents']} documents, {m.counts['sentences']} sentences, "
             f"{m.counts['chunks']} chunks ({m.embedded_texts} texts embedded) in {m.build_seconds:.1f}s -> {store.path}")
+    return "\n".join([line, *(f"skipped {why}" for why in m.skipped.values())])
 
 
 def index_documents(settings: Settings, paths: list[Path] | None, *, rebuild: bool = False,
                     embedder: Embedder | None = None, show_progress: bool = True) -> str:
-    """Index `paths` (configured or bundled corpus when None, plus uploads) into settings.index_dir."""
+    """Index `paths` (configured or bundled corpus when None, plus uploads) into settings.index_dir.
+
+    Unreadable files are skipped, each named with its error in the returned report.
+    """
     embedder = embedder or settings.make_embedder()
     with build_lock(settings.index_dir):
         resolve_interrupted(settings)  # never publish an upload whose own build was cut off
-        store = build_and_save(settings, paths, embedder=embedder, rebuild=rebuild, show_progress=show_progress)
+        store = build_and_save(settings, paths, embedder=embedder, rebuild=rebuild, show_progress=show_progress,
+                               strict=False)
     return summary(store)

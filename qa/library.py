@@ -13,7 +13,9 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.documents import SUFFIXES
+from index.documents import SUFFIXES, TEXT_SUFFIXES
+from index.errors import DocumentError
+from index.formats import extract
 from qa.engine import Engine
 from qa.errors import (DocumentTooLarge, IndexBusy, InvalidDocument, ReadOnlyDocument, UnknownDocument,
                        UnsupportedDocument)
@@ -48,11 +50,12 @@ class Change:
 
 
 def safe_name(filename: str) -> str:
-    """A flat file name for the uploads folder: no directories, no leading dots, .txt or .md."""
+    """A flat file name for the uploads folder: no directories, no leading dots, a suffix that can be indexed."""
     base = re.split(r"[\\/]", unicodedata.normalize("NFKC", filename or ""))[-1]
     stem, dot, ext = base.rpartition(".")
     if not dot or "." + ext.lower() not in SUFFIXES:
-        raise UnsupportedDocument(f"{filename!r} is not a .txt or .md file; only plain text and Markdown can be indexed")
+        raise UnsupportedDocument(f"{filename!r} is not a {', '.join(SUFFIXES)} file; only plain text, Markdown, "
+                                  "PDF, Word and HTML documents can be indexed")
     stem = UNSAFE.sub("_", stem).strip("._- ")
     while len(stem.encode("utf-8")) > MAX_NAME_BYTES:
         stem = stem[:-1]
@@ -62,10 +65,16 @@ def safe_name(filename: str) -> str:
 
 
 def check_text(name: str, data: bytes, limit: int) -> None:
-    """Reject uploads that are too large, not UTF-8, binary or empty, each with the fix."""
+    """Reject uploads that are too large, not UTF-8, binary or empty (a PDF, Word or HTML file: without text), each with the fix."""
     if len(data) > limit:
         raise DocumentTooLarge(f"{name} is larger than the upload limit of {limit} bytes (QA_MAX_UPLOAD_BYTES); "
                                "split it into smaller documents")
+    if "." + name.rpartition(".")[2] not in TEXT_SUFFIXES:
+        try:
+            extract(name, data)  # the same reading the build does, so a file that can't be indexed is refused here
+        except DocumentError as exc:
+            raise InvalidDocument(f"{name} {exc}") from None
+        return
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

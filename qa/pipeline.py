@@ -64,7 +64,8 @@ def _latent_terms(question_terms, passages, engine: Engine, store):
     usable = weight > 0 and rows is not None and has_latent_terms(engine.embedder)
     if not usable or not contested(passages, store, gate):
         return passages
-    scores = (rows @ question_terms().T).toarray().ravel()
+    ids = [p.chunk_id for p in passages]  # only the candidates: all chunks cost ~20 ms per 10k (docs/ingestion.md)
+    scores = dict(zip(ids, (rows[ids] @ question_terms().T).toarray().ravel()))
     return add_latent_terms(passages, scores, weight=weight)
 
 

@@ -2,6 +2,7 @@
 latent terms (index/latent.py) break close calls between documents."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -41,7 +42,7 @@ def retrieve(question: str, query_vector: np.ndarray, store: Store, *,
     dense = {int(i): float(s) for i, s in zip(ids, scores)}
     lexical = store.lexical_scores(question) if alpha > 0 else np.zeros(len(store.chunks), np.float32)
     if lexical.any():
-        keep = np.argsort(-lexical)[:candidates]
+        keep = np.argpartition(-lexical, candidates)[:candidates] if len(lexical) > candidates else np.arange(len(lexical))
         mask = np.zeros_like(lexical)
         mask[keep] = lexical[keep]
         lexical = mask
@@ -66,8 +67,9 @@ def contested(passages: list[Passage], store: Store, margin: float) -> bool:
     return rival is not None and passages[0].score - rival < margin
 
 
-def add_latent_terms(passages: list[Passage], scores: np.ndarray, *, weight: float) -> list[Passage]:
-    """Re-rank by fused score plus `weight` x each chunk's latent-term score scaled by the best one."""
+def add_latent_terms(passages: list[Passage], scores: Mapping[int, float] | np.ndarray, *,
+                     weight: float) -> list[Passage]:
+    """Re-rank by fused score plus `weight` x each chunk's latent-term score (by chunk id) scaled by the best one."""
     if not passages:
         return passages
     mine = np.array([scores[p.chunk_id] for p in passages], dtype=np.float32)

@@ -81,5 +81,5 @@ def cite(ranked: list[ScoredSentence], store: Store, top_k: int) -> tuple[Citati
         if doc is None or doc.text[sent.start : sent.end] != sent.text:
             raise AssertionError(f"sentence offsets do not match {sent.doc_id}; rebuild the index")
         out.append(Citation(n=n, doc_id=sent.doc_id, sentence_index=sent.index, text=sent.text,
-                            start=sent.start, end=sent.end, score=round(s.score, 4)))
+                            start=sent.start, end=sent.end, score=round(s.score, 4), page=doc.page_at(sent.start)))
     return tuple(out)

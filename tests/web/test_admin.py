@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from conftest import LiveServer
+from made_files import make_pdf, make_scanned_pdf
 from qa.engine import Engine
 from qa.indexing import build_lock, index_documents, uploads_dir
 from qa.engine import config_from_settings
@@ -78,8 +79,8 @@ def test_upload_answer_delete(admin):
     ("latin.txt", "café".encode("latin1"), 422, "not UTF-8"),
     ("image.txt", b"\x00\x01\x02PNG", 422, "NUL"),
     ("blank.md", b"   \n", 422, "empty"),
-    ("script.sh", b"echo hi", 415, ".txt or .md"),
-    ("noext", b"teks", 415, ".txt or .md"),
+    ("script.sh", b"echo hi", 415, "only plain text, Markdown, PDF, Word and HTML"),
+    ("noext", b"teks", 415, "only plain text, Markdown, PDF, Word and HTML"),
     ("???.txt", b"teks", 422, "no usable name"),
 ])
 def test_bad_uploads_get_a_clear_4xx(admin, name, data, status, words):
@@ -160,3 +161,19 @@ def test_swaps_under_load_never_fail_or_mix(private_settings, embedder):
     assert statuses and set(statuses) == {200}, statuses
     assert not mixed, f"answers mixing two index versions: {mixed[:3]}"
     assert seen == {"08.00", "09.30"}  # both versions were actually served during the run
+
+
+def test_pdf_upload_is_cited_with_its_page_and_a_scan_is_refused(private_settings, embedder, tmp_path):
+    settings = private_settings.model_copy(update={"admin_token": SecretStr(TOKEN), "max_upload_bytes": 100_000})
+    engine = Engine(embedder, config_from_settings(settings))
+    engine.load(settings.index_dir)
+    client = TestClient(create_app(settings, engine=engine), raise_server_exceptions=False)
+    pages = [["Bendungan Jatigede mulai diisi air pada tahun 2015."],
+             ["Luas genangan Bendungan Jatigede mencapai 4.122 hektare."]]
+    r = upload(client, "jatigede.pdf", make_pdf(tmp_path / "j.pdf", pages=pages, columns=1).read_bytes())
+    assert r.status_code == 201 and r.json()["doc_id"] == "jatigede.pdf"
+    cited = client.post("/api/chat", json={"question": "Berapa luas genangan Bendungan Jatigede?"}).json()["citations"][0]
+    assert cited["doc_id"] == "jatigede.pdf" and cited["page"] == 2 and "4.122 hektare" in cited["text"]
+    r = upload(client, "pindaian.pdf", make_scanned_pdf(tmp_path / "s.pdf").read_bytes())
+    assert r.status_code == 422 and "OCR" in r.json()["detail"]
+    assert sorted(p.name for p in uploads_dir(settings).iterdir()) == ["jatigede.pdf"]

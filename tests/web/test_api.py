@@ -29,7 +29,8 @@ def test_chat_contract_and_offsets(client):
     doc = client.get(f"/api/documents/{REFERENCE}").json()
     for c in body["citations"]:
         assert doc["text"][c["start"] : c["end"]] == c["text"]
-        assert set(c) == {"n", "doc_id", "sentence_index", "text", "start", "end", "score"}
+        assert set(c) == {"n", "doc_id", "sentence_index", "text", "start", "end", "score", "page"}
+        assert c["page"] is None  # a .txt has no pages
     mark = body["highlight"]  # a "when" question: the date inside citation 1
     assert mark["n"] == 1 and mark["kind"] == "date" and mark["text"] == "2018"
     assert doc["text"][mark["start"] : mark["end"]] == "2018"

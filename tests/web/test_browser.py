@@ -317,3 +317,21 @@ def test_a_server_with_an_api_key_asks_for_it_once(browser, reference_settings, 
         expect(page.locator("#docs-list li")).to_have_count(1)  # GET /api/documents with the key
         check_stayed_local(tab)
         context.close()
+
+
+def test_a_pdf_citation_shows_its_page(desktop):
+    """The page a PDF citation carries is shown in the source panel (responses faked inside the browser)."""
+    page = desktop.page
+    text = "Judul\n\nNikel dipasok dari Morowali."
+    citation = {"n": 1, "doc_id": "laporan.pdf", "sentence_index": 0, "text": text[7:], "start": 7, "end": len(text),
+                "score": 0.9, "page": 2}
+    reply = {"answer": "Nikel dipasok dari Morowali. [1]", "language": "id", "abstained": False,
+             "citations": [citation], "timings_ms": {"retrieve": 1.0, "answer": 1.0, "total": 2.0}}
+    document = {"doc_id": "laporan.pdf", "title": "Laporan", "text": text,
+                "sentences": [{"index": 0, "start": 7, "end": len(text)}]}
+    page.route("**/api/chat", lambda route: route.fulfill(json=reply))
+    page.route("**/api/documents/laporan.pdf", lambda route: route.fulfill(json=document))
+    answer = desktop.ask("Dari mana nikel dipasok?")
+    expect(answer.locator(".cite")).to_have_attribute("title", re.compile(r"^laporan\.pdf \(p\. 2\): Nikel"))
+    answer.locator(".cite").click()
+    expect(page.locator("#source-meta")).to_have_text("Source [1] · page 2 · sentence 1")

@@ -58,7 +58,8 @@ function citeButton(citation, onCite) {
   button.type = "button";
   button.className = "cite";
   button.textContent = `[${citation.n}]`;
-  button.title = `${citation.doc_id}: ${citation.text}`;
+  const page = citation.page ? ` (p. ${citation.page})` : "";
+  button.title = `${citation.doc_id}${page}: ${citation.text}`;
   translateLabel(button, "cite_label", { n: citation.n });
   button.addEventListener("click", () => onCite(citation, button));
   return button;

@@ -98,7 +98,8 @@ export async function showCitation(citation, opener) {
   const doc = await loadInto(citation.doc_id, token);
   if (!doc) return;
   $("source-title").textContent = doc.title || doc.doc_id;
-  translate($("source-meta"), "source_meta", { n: citation.n, sentence: citation.sentence_index + 1 });
+  const where = { n: citation.n, sentence: citation.sentence_index + 1, page: citation.page };
+  translate($("source-meta"), citation.page ? "source_meta_page" : "source_meta", where);
   const mark = renderText($("source-body"), doc.text, highlightRange(doc, citation));
   if (!mark) return;
   mark.scrollIntoView({ block: "center", behavior: reduceMotion() ? "auto" : "smooth" });

@@ -667,7 +667,8 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
     if (hidden_out) {
         /* expose the final per-token hidden states (for the sparse path) */
         memcpy(hidden_out, x, TH * sizeof(float));
-    } else {
+    }
+    if (out) {
         /* mean pool each segment (raw; L2-normalization happens in embed_n) */
 #pragma omp parallel for schedule(static) if (nseg >= 8)
         for (int sgi = 0; sgi < nseg; sgi++) {
@@ -694,6 +695,24 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
  * the weighted combine is additive across chunks, so results are identical. */
 #define E5_CHUNK_TOKENS 16384
 
+static void project_sae(e5_model *m, const int8_t *aq, const float *ad,
+                        const int32_t *as, int L, float *pooled);
+static int top_features(const float *pooled, int N, int top_k, int32_t *out_idx, float *out_val);
+
+/* Pool one window's hidden states through the SAE into its text's sparse accumulator: the
+ * text's own tokens only (bos, eos and, in a text's first window, the prefix tokens skipped). */
+static void sparse_window(e5_model *m, const float *hid, int L, int skip, float *pooled) {
+    int H = m->H, nbmax = H / QK, cl = L - 2 - skip;
+    if (cl <= 0) return;
+    const float *xc = hid + (size_t)(1 + skip) * H;
+    int8_t  *aq = (int8_t *)malloc((size_t)cl * H);
+    float   *ad = (float *)malloc((size_t)cl * nbmax * sizeof(float));
+    int32_t *as = (int32_t *)malloc((size_t)cl * nbmax * sizeof(int32_t));
+    quantize_acts(xc, cl, H, aq, ad, as);
+    project_sae(m, aq, ad, as, cl, pooled);
+    free(aq); free(ad); free(as);
+}
+
 /* Embed n texts with transparent sliding windows for inputs longer than the
  * model's 512-token limit. A long text is split (no overlap) into windows of
  * up to MAXP-2 content tokens; each window is run as a full bos+chunk+eos
@@ -701,10 +720,17 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
  * windows' (pre-normalization) mean-pooled vectors, finally L2-normalized.
  * This equals mean-pooling over the whole document, modulo windowed attention.
  * Texts that fit in one window behave exactly as a plain single pass. */
-static int embed_n(e5_model *m, const char **texts, int n, int is_query, float *out) {
+static int embed_n(e5_model *m, const char **texts, int n, int is_query, float *out,
+                   int top_k, int32_t *out_idx, float *out_val, int *out_nnz) {
     const char *pfx = is_query ? "query: " : "passage: ";
     size_t plen = strlen(pfx);
     int H = m->H, WMAX = m->MAXP - 2;        /* content tokens per window */
+    int sparse = top_k > 0 && m->has_sae, N = m->sae_N, pfx_tokens = 0;
+    if (sparse) {   /* how many content tokens the prefix itself is ("passage:" -> 2) */
+        int tmp_ids[16];
+        pfx_tokens = tok_content(&m->tok, is_query ? "query:" : "passage:", tmp_ids, 16);
+    }
+    float *pooled = sparse ? (float *)calloc((size_t)n * N, sizeof(float)) : NULL;
 
     /* 1. tokenize each text's full content (prefix included, no truncation),
      *    and enumerate every window as (text, content range). */
@@ -768,7 +794,14 @@ static int embed_n(e5_model *m, const char **texts, int n, int is_query, float *
             for (int t = segoff[s]; t < segoff[s + 1]; t++) { sstart[t] = segoff[s]; send[t] = segoff[s + 1]; }
 
         float *segmean = (float *)malloc(sizeof(float) * (size_t)segc * H);
-        rc |= forward_batch(m, ids, pos, sstart, send, segoff, segc, (int)Tc, segmean, NULL);
+        float *hid = sparse ? (float *)malloc(sizeof(float) * (size_t)Tc * H) : NULL;
+        rc |= forward_batch(m, ids, pos, sstart, send, segoff, segc, (int)Tc, segmean, hid);
+        for (int s = 0; sparse && s < segc; s++) {
+            int wi = w0 + s, first = wa[wi] == 0;
+            sparse_window(m, hid + (size_t)segoff[s] * H, segoff[s + 1] - segoff[s],
+                          first ? pfx_tokens : 0, pooled + (size_t)wt[wi] * N);
+        }
+        free(hid);
 
         for (int s = 0; s < segc; s++) {
             int wi = w0 + s, i = wt[wi];
@@ -791,17 +824,32 @@ static int embed_n(e5_model *m, const char **texts, int n, int is_query, float *
         for (int kk = 0; kk < H; kk++) d[kk] *= nrm;
     }
 
+    for (int i = 0; sparse && i < n; i++)
+        out_nnz[i] = top_features(pooled + (size_t)i * N, N, top_k, out_idx + (size_t)i * top_k,
+                                  out_val + (size_t)i * top_k);
+    free(pooled);
     for (int i = 0; i < n; i++) free(content[i]);
     free(content); free(clen); free(wt); free(wa); free(wb); free(wsum);
     return rc;
 }
 
 int e5_embed(e5_model *m, const char *text, int is_query, float *out) {
-    return embed_n(m, &text, 1, is_query, out);
+    return embed_n(m, &text, 1, is_query, out, 0, NULL, NULL, NULL);
 }
 
 int e5_embed_batch(e5_model *m, const char **texts, int n, int is_query, float *out) {
-    return embed_n(m, texts, n, is_query, out);
+    return embed_n(m, texts, n, is_query, out, 0, NULL, NULL, NULL);
+}
+
+/* qa-engine-4: dense and sparse vectors of n texts from ONE forward pass of the prefixed text
+ * (the dense rows exactly as e5_embed_batch's; the sparse ones pooled over the text's own tokens,
+ * so they differ a little from e5_embed_sparse's pass over the bare text). out_idx/out_val hold
+ * n*top_k entries (row i at i*top_k, sorted by weight, descending), out_nnz n counts. Returns -1
+ * without a SAE head. Indexing used to run the transformer twice per text, once for each. */
+int e5_embed_dense_sparse(e5_model *m, const char **texts, int n, int is_query, float *out,
+                          int top_k, int32_t *out_idx, float *out_val, int *out_nnz) {
+    if (!m->has_sae || top_k <= 0) return -1;
+    return embed_n(m, texts, n, is_query, out, top_k, out_idx, out_val, out_nnz);
 }
 
 int e5_dim(const e5_model *m) { return m->H; }
@@ -854,7 +902,7 @@ static void project_sae(e5_model *m, const int8_t *aq, const float *ad,
 int e5_embed_sparse(e5_model *m, const char *text, int top_k,
                     int32_t *out_idx, float *out_val) {
     if (!m->has_sae) return -1;
-    int H = m->H, WMAX = m->MAXP - 2, nbmax = H / QK, N = m->sae_N;
+    int H = m->H, WMAX = m->MAXP - 2, N = m->sae_N;
     size_t tl = strlen(text);
     int capc = (int)tl + 4;
     int *cont = (int *)malloc(sizeof(int) * (capc > 1 ? capc : 1));
@@ -876,19 +924,17 @@ int e5_embed_sparse(e5_model *m, const char *text, int top_k,
         for (int t = 0; t < L; t++) { ss[t] = 0; se[t] = L; }
         float *hid = (float *)malloc((size_t)L * H * sizeof(float));
         forward_batch(m, ids, pos, ss, se, segoff2, 1, L, NULL, hid);
-        if (cl > 0) {            /* encode content tokens only (skip bos/eos) */
-            const float *xc = hid + (size_t)H;
-            int8_t  *aq = (int8_t *)malloc((size_t)cl * H);
-            float   *ad = (float *)malloc((size_t)cl * nbmax * sizeof(float));
-            int32_t *as = (int32_t *)malloc((size_t)cl * nbmax * sizeof(int32_t));
-            quantize_acts(xc, cl, H, aq, ad, as);
-            project_sae(m, aq, ad, as, cl, pooled);
-            free(aq); free(ad); free(as);
-        }
+        sparse_window(m, hid, L, 0, pooled);   /* content tokens only (bos/eos skipped) */
         free(ids); free(pos); free(ss); free(se); free(hid);
     }
     free(cont);
+    int hn = top_features(pooled, N, top_k, out_idx, out_val);
+    free(pooled);
+    return hn;
+}
 
+/* The top_k largest positive entries of pooled[N], sorted by weight descending; returns how many. */
+static int top_features(const float *pooled, int N, int top_k, int32_t *out_idx, float *out_val) {
     int hn = 0;
     for (int j = 0; j < N; j++) {
         float v = pooled[j];
@@ -901,7 +947,6 @@ int e5_embed_sparse(e5_model *m, const char *text, int top_k,
             out_val[0] = v; out_idx[0] = j; heap_sift(out_val, out_idx, 0, top_k);
         }
     }
-    free(pooled);
     for (int i = 1; i < hn; i++) {       /* sort kept features by weight desc */
         float v = out_val[i]; int32_t id = out_idx[i]; int j = i - 1;
         while (j >= 0 && out_val[j] < v) { out_val[j + 1] = out_val[j]; out_idx[j + 1] = out_idx[j]; j--; }

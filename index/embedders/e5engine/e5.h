@@ -53,6 +53,12 @@ int e5_sparse_dim(const e5_model *m);
 int e5_embed_sparse(e5_model *m, const char *text, int top_k,
                     int32_t *out_idx, float *out_val);
 
+/* Dense rows (as e5_embed_batch) and top-k sparse vectors of n texts from one forward pass of
+ * the prefixed texts; the sparse ones pool the text's own tokens (prefix, bos and eos skipped).
+ * out_idx/out_val hold n*top_k entries, row i at i*top_k; out_nnz the n counts. -1 without SAE. */
+int e5_embed_dense_sparse(e5_model *m, const char **texts, int n, int is_query, float *out,
+                          int top_k, int32_t *out_idx, float *out_val, int *out_nnz);
+
 #ifdef __cplusplus
 }
 #endif

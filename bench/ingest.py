@@ -1,0 +1,107 @@
+"""Indexing speed against the embedder's own: `python bench/ingest.py [--passages 400]`.
+
+Writes the shared eval passages (TyDi, Belebele, IDK-MRC: real Indonesian text of ~600
+characters) as .txt files (title line, blank line, text), then in one process and on the same
+passages: embeds the passage texts once as plain e5 passages (the raw rate), runs the whole
+`qa index` build into a fresh folder (the index rate), and embeds the passages again (the raw
+rate drifts on a shared machine, so it is taken before and after). Prints the passages/s of
+each, the ratio (the target is at least 0.5) and where the build's time went.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from eval.datasets import SHARED, passages_only
+from index.build import in_context, split_document
+from index.chunks import chunk_document
+from index.documents import load_documents
+from qa.indexing import index_documents
+from qa.settings import Settings
+
+SETS = ("tydiqa-id", "belebele-id-en", "idk-mrc-dev")
+
+
+def write_passages(folder: Path, limit: int, shared: Path) -> list[str]:
+    """Write up to `limit` shared eval passages as titled .txt files; return their texts."""
+    texts = []
+    for name in SETS:
+        for p in passages_only(shared / name / "passages.jsonl"):
+            if len(texts) == limit:
+                return texts
+            body = f"{p.title}\n\n{p.text}" if p.title else p.text
+            (folder / f"{name}-{len(texts):05d}.txt").write_text(body, encoding="utf-8")
+            texts.append(p.text)
+    return texts
+
+
+def raw_rate(embedder, texts: list[str]) -> float:
+    """Passages per second of one plain passage-embedding pass over `texts`."""
+    t0 = time.perf_counter()
+    embedder.embed_passages(texts)
+    return len(texts) / (time.perf_counter() - t0)
+
+
+def passes_ab(embedder, docs: Path, rounds: int) -> dict:
+    """Seconds to embed the build's sentence and chunk texts two ways, alternating: dense then
+    latent terms (two passes, the v4 recipe) against both from one pass (this build's)."""
+    texts = []
+    for doc in load_documents([docs]):
+        sents = split_document(doc)
+        texts += [in_context(doc, s.text) for s in sents]
+        texts += [in_context(doc, c.text) for c in chunk_document(doc, sents, size=3, overlap=1)]
+    times: dict[str, list[float]] = {"two_passes": [], "one_pass": []}
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        embedder.embed_passages(texts)
+        embedder.embed_sparse(texts)
+        times["two_passes"].append(round(time.perf_counter() - t0, 2))
+        t0 = time.perf_counter()
+        embedder.embed_passages_sparse(texts)
+        times["one_pass"].append(round(time.perf_counter() - t0, 2))
+    return {"texts": len(texts), **times}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--passages", type=int, default=400)
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--ab-rounds", type=int, default=0, help="also time two passes against one, alternating")
+    args = parser.parse_args()
+    settings = Settings()
+    embedder = settings.make_embedder()
+    with tempfile.TemporaryDirectory(prefix="qa-ingest-") as tmp:
+        docs = Path(tmp) / "docs"
+        docs.mkdir()
+        texts = write_passages(docs, args.passages, args.shared)
+        embedder.embed_passages(texts[:8])  # warm-up: page in the model
+        before = raw_rate(embedder, texts)
+        run = settings.model_copy(update={"index_dir": Path(tmp) / "index"})
+        t0 = time.perf_counter()
+        summary = index_documents(run, [docs], rebuild=True, embedder=embedder, show_progress=False)
+        index_s = time.perf_counter() - t0
+        after = raw_rate(embedder, texts)
+        manifest = json.loads(next((Path(tmp) / "index" / "builds").glob("*/manifest.json")).read_text())
+        ab = passes_ab(embedder, docs, args.ab_rounds) if args.ab_rounds else None
+    raw = (before + after) / 2
+    report = {
+        "passages": len(texts), "engine": getattr(embedder, "engine", None), "threads": settings.embed_threads,
+        "raw_passages_per_s": [round(before, 2), round(after, 2)],
+        "index_seconds": round(index_s, 2), "index_passages_per_s": round(len(texts) / index_s, 2),
+        "ratio": round(len(texts) / index_s / raw, 3),
+        "embedded_texts": manifest["embedded_texts"], "counts": manifest["counts"],
+        "phases_s": manifest.get("phase_seconds", {}), "summary": summary,
+        **({"passes_ab_s": ab} if ab else {}),
+    }
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The ingestion benchmarks (bench/ingest.py, bench/scale.py), scaled down to seconds."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from eval.datasets import SHARED
+
+pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="needs the shared eval passages beside the checkout")
+
+
+def run_json(*args: str, timeout: int) -> dict:
+    run = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    return json.loads("\n".join(lines[lines.index("{"):]))  # the indented report after any one-line rows
+
+
+def test_ingest_reports_both_rates_on_the_same_passages():
+    report = run_json(str(ROOT / "bench" / "ingest.py"), "--passages", "6", timeout=300)
+    assert report["passages"] == 6 and report["counts"]["documents"] == 6
+    assert all(rate > 0 for rate in report["raw_passages_per_s"]) and report["index_passages_per_s"] > 0
+    assert 0 < report["ratio"] and set(report["phases_s"]) == {"passages", "vocabulary", "rest"}
+
+
+@pytest.mark.slow
+def test_scale_builds_serves_and_asks_each_size_flat_and_hnsw(tmp_path):
+    report = run_json(str(ROOT / "bench" / "scale.py"), "--sizes", "12,30", "--seed-passages", "8", "--queries", "3",
+                      "--work", str(tmp_path / "scale"), timeout=600)
+    assert [(r["size"], r["dense"]) for r in report["rows"]] == [(12, "flat"), (12, "hnsw"), (30, "flat"), (30, "hnsw")]
+    for row in report["rows"]:
+        assert row["chunks"] > 0 and row["disk_mb"] > 0 and row["rss_mb"] > 0
+        assert 0 < row["median_ms"] <= row["p95_ms"]
+    assert set(report["largest_over_smallest_median"]) == {"flat", "hnsw"}
