@@ -151,7 +151,8 @@ def make_dense(vectors: np.ndarray, kind: str) -> faiss.Index:
     return index
 
 
-def _records(store: IndexStore) -> dict:
+def records(store: IndexStore) -> dict:
+    """Documents, sentences and chunks as plain lists (sentence and chunk texts are cut from documents)."""
     return {
         "documents": [{"doc_id": d.doc_id, "title": d.title, "text": d.text, "checksum": d.checksum,
                        **({"pages": list(d.pages)} if d.pages else {})} for d in store.documents],
@@ -161,7 +162,7 @@ def _records(store: IndexStore) -> dict:
 
 
 def _write_files(store: IndexStore, tmp: Path) -> dict[str, str]:
-    (tmp / "records.json").write_text(json.dumps(_records(store), ensure_ascii=False), encoding="utf-8")
+    (tmp / "records.json").write_text(json.dumps(records(store), ensure_ascii=False), encoding="utf-8")
     np.save(tmp / "chunk_vectors.npy", store.chunk_vectors)
     np.save(tmp / "sentence_vectors.npy", store.sentence_vectors)
     (tmp / "vocab.json").write_text(json.dumps(store.vocab, ensure_ascii=False), encoding="utf-8")
@@ -275,14 +276,19 @@ def load(index_dir: Path, *, embedder_id: str | None = None, vector_space: str |
     return store
 
 
-def _read_build(build: Path, manifest: Manifest) -> IndexStore:
-    rec = json.loads((build / "records.json").read_text(encoding="utf-8"))
-    docs = [Document(**{**d, "pages": tuple(d.get("pages", ()))}) for d in rec["documents"]]
+def from_records(rec: dict) -> tuple[list[Document], list[Sentence], list[Chunk]]:
+    """Documents, sentences and chunks from records in the shape `records` writes (texts cut from documents)."""
+    docs = [Document(**{**d, "pages": tuple(d.get("pages") or ())}) for d in rec["documents"]]
     texts = {d.doc_id: d.text for d in docs}
     sentences = [Sentence(doc_id=d, index=i, start=a, end=b, text=texts[d][a:b], paragraph=p)
                  for d, i, a, b, p in rec["sentences"]]
     chunks = [Chunk(doc_id=d, sentences=tuple(s), start=a, end=b, text=texts[d][a:b])
               for d, s, a, b in rec["chunks"]]
+    return docs, sentences, chunks
+
+
+def _read_build(build: Path, manifest: Manifest) -> IndexStore:
+    docs, sentences, chunks = from_records(json.loads((build / "records.json").read_text(encoding="utf-8")))
     return IndexStore(
         manifest=manifest, documents=docs, sentences=sentences, chunks=chunks,
         chunk_vectors=np.load(build / "chunk_vectors.npy"),

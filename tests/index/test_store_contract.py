@@ -1,7 +1,7 @@
 """The index.protocol.Store contract, run over every implementation in STORES.
 
-A new store (e.g. one in Postgres) adds a factory `(documents, embedder, tmp_path) -> Store`
-to STORES and must pass the same tests. Each factory gets the same two documents.
+A new store adds a factory `(documents, embedder, tmp_path, request) -> Store` to STORES and must
+pass the same tests. Each factory gets the same two documents; `request` lets it ask for a fixture.
 """
 import numpy as np
 import pytest
@@ -14,21 +14,30 @@ from index.protocol import Store
 from two_documents import docs  # noqa: F401 (a fixture)
 
 
-def faiss_in_memory(documents, embedder, tmp_path):
+def faiss_in_memory(documents, embedder, tmp_path, request=None):
     return build_store(documents, embedder, BuildOptions(show_progress=False))
 
 
-def faiss_saved_and_loaded(documents, embedder, tmp_path):
+def faiss_saved_and_loaded(documents, embedder, tmp_path, request=None):
     store_io.save(faiss_in_memory(documents, embedder, tmp_path), tmp_path)
     return store_io.load(tmp_path, embedder_id=embedder.id)
 
 
-STORES = {"faiss": faiss_in_memory, "faiss-loaded": faiss_saved_and_loaded}
+def postgres(documents, embedder, tmp_path, request):
+    """Written from a FAISS build into a throwaway PostgreSQL (skipped where none can start), read back."""
+    dsn = request.getfixturevalue("postgres_dsn")
+    from index import pgstore
+
+    pgstore.from_index_store(faiss_in_memory(documents, embedder, tmp_path), dsn)
+    return pgstore.load(dsn, embedder_id=embedder.id)
+
+
+STORES = {"faiss": faiss_in_memory, "faiss-loaded": faiss_saved_and_loaded, "postgres": postgres}
 
 
 @pytest.fixture(params=sorted(STORES), scope="module")
 def store(request, docs, embedder, tmp_path_factory) -> Store:
-    return STORES[request.param](load_documents([docs]), embedder, tmp_path_factory.mktemp(request.param))
+    return STORES[request.param](load_documents([docs]), embedder, tmp_path_factory.mktemp(request.param), request)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,197 @@
+"""PgStore: the index.protocol.Store kept in PostgreSQL + pgvector (extra `postgres`; QA_STORE=postgres).
+
+Each build is one schema `qa_build_<n>`: documents (with checksums), sentences and chunks (doc_id,
+offsets, text, `vector(dim)`; an HNSW index on chunk vectors) and one `meta` row (manifest, vocabulary,
+latent-term matrices). `public.qa_current` names the live build. A build is written in ONE transaction
+that also moves the pointer, so readers see the old build until it commits; the previous build stays
+(keep=2) so a server still on it keeps answering until it reloads.
+Postgres supplies dense candidates and similarities; texts, BM25 (bm25s over the texts, rebuilt at load:
+same scores as the FAISS store, so fusion is unchanged) and the vocabulary are held in process.
+"""
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+from index.errors import StoreError
+from index.lexical import LexicalIndex
+from index.manifest import Manifest
+from index.store import IndexStore, from_records, records
+
+try:
+    import psycopg
+    from pgvector.psycopg import register_vector
+except ImportError:  # optional: only QA_STORE=postgres needs it
+    psycopg = None
+
+PREFIX = "qa_build_"
+INSTALL = "install the postgres extra: pip install 'qa-indonesia[postgres]'"
+TABLES = """
+CREATE TABLE {s}.meta (manifest jsonb NOT NULL, vocab jsonb NOT NULL, vocab_vectors bytea NOT NULL,
+                       chunk_sparse bytea, sentence_sparse bytea);
+CREATE TABLE {s}.documents (pos int PRIMARY KEY, doc_id text UNIQUE NOT NULL, title text NOT NULL,
+                            text text NOT NULL, checksum text NOT NULL);
+CREATE TABLE {s}.sentences (pos int PRIMARY KEY, doc_id text NOT NULL, idx int NOT NULL, start_char int NOT NULL,
+                            end_char int NOT NULL, paragraph int NOT NULL, text text NOT NULL,
+                            embedding vector({dim}) NOT NULL);
+CREATE TABLE {s}.chunks (pos int PRIMARY KEY, doc_id text NOT NULL, sentence_idx int[] NOT NULL,
+                         start_char int NOT NULL, end_char int NOT NULL, text text NOT NULL,
+                         embedding vector({dim}) NOT NULL);
+"""
+
+
+def _connect(dsn: str, **kwargs):
+    if psycopg is None:
+        raise StoreError(f"QA_STORE=postgres needs psycopg and pgvector; {INSTALL}")
+    try:
+        conn = psycopg.connect(dsn, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise StoreError(f"can't connect to PostgreSQL ({str(exc).strip()}); check QA_DATABASE_URL") from None
+    return conn
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def _npz(matrix: sparse.csr_matrix | None) -> bytes | None:
+    if matrix is None:
+        return None
+    buf = io.BytesIO()
+    sparse.save_npz(buf, matrix, compressed=False)
+    return buf.getvalue()
+
+
+def _copy(cur, sql: str, rows) -> None:
+    with cur.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def from_index_store(store: IndexStore, dsn: str, keep: int = 2) -> str:
+    """Write `store` as a new build in one transaction and make it live; returns the build's schema name."""
+    with _connect(dsn) as conn:  # commits on success, rolls back on error
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register_vector(conn)
+        conn.execute("CREATE TABLE IF NOT EXISTS public.qa_current (one int PRIMARY KEY CHECK (one = 1), "
+                     "build text NOT NULL)")
+        conn.execute("LOCK TABLE public.qa_current IN EXCLUSIVE MODE")  # one writer at a time; readers go on
+        name = f"{PREFIX}{time.time_ns()}"
+        conn.execute(f"CREATE SCHEMA {name}")
+        conn.execute(TABLES.format(s=name, dim=store.manifest.dim))
+        _write_rows(conn, name, store)
+        conn.execute(f"CREATE INDEX ON {name}.chunks USING hnsw (embedding vector_ip_ops)")
+        conn.execute("INSERT INTO public.qa_current VALUES (1, %s) ON CONFLICT (one) DO UPDATE SET build = "
+                     "excluded.build", (name,))
+        _drop_old(conn, current=name, keep=keep)
+    return name
+
+
+def _write_rows(conn, name: str, store: IndexStore) -> None:
+    rec = records(store)
+    cur = conn.cursor()
+    cur.execute(f"INSERT INTO {name}.meta VALUES (%s, %s, %s, %s, %s)",
+                (store.manifest.model_dump_json(), json.dumps(store.vocab, ensure_ascii=False),
+                 _npy(store.vocab_vectors), _npz(store.chunk_sparse), _npz(store.sentence_sparse)))
+    _copy(cur, f"COPY {name}.documents FROM STDIN",
+          ((i, d["doc_id"], d["title"], d["text"], d["checksum"]) for i, d in enumerate(rec["documents"])))
+    _copy(cur, f"COPY {name}.sentences FROM STDIN",
+          ((i, *row, s.text, store.sentence_vectors[i])
+           for i, (row, s) in enumerate(zip(rec["sentences"], store.sentences))))
+    _copy(cur, f"COPY {name}.chunks FROM STDIN",
+          ((i, d, sids, a, b, c.text, store.chunk_vectors[i])
+           for i, ((d, sids, a, b), c) in enumerate(zip(rec["chunks"], store.chunks))))
+
+
+def _drop_old(conn, current: str, keep: int) -> None:
+    names = [r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY nspname",
+                                        (PREFIX + "%",))]
+    old = [n for n in names if n != current][: max(0, len(names) - keep)]
+    for n in old:
+        conn.execute(f"DROP SCHEMA {n} CASCADE")
+
+
+@dataclass
+class PgStore(IndexStore):
+    """IndexStore whose vectors stay in PostgreSQL: dense search and similarities are SQL over pgvector."""
+
+    conn: object = None
+    schema: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _query(self, sql: str, params) -> list[tuple]:
+        with self._lock:  # one connection, shared by request threads
+            return self.conn.execute(sql.format(s=self.schema), params).fetchall()
+
+    def search_dense(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k chunk ids and cosine scores by the HNSW index (ef_search raised to k)."""
+        k = min(k, len(self.chunks))
+        with self._lock, self.conn.transaction():
+            self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, int(k))}")
+            rows = self.conn.execute(f"SELECT pos, -(embedding <#> %s) FROM {self.schema}.chunks "
+                                     "ORDER BY embedding <#> %s LIMIT %s",
+                                     (_vec(query_vector), _vec(query_vector), k)).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.float32)
+
+    def chunk_similarity(self, chunk_ids, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine of each listed chunk with a normalized query vector."""
+        return self._similarity("chunks", chunk_ids, query_vector)
+
+    def sentence_similarity(self, sentence_ids, query_vector: np.ndarray) -> np.ndarray:
+        """Cosine of each listed sentence with a normalized query vector."""
+        return self._similarity("sentences", sentence_ids, query_vector)
+
+    def _similarity(self, table: str, ids, query_vector: np.ndarray) -> np.ndarray:
+        ids = [int(i) for i in ids]
+        rows = dict(self._query(f"SELECT pos, -(embedding <#> %s) FROM {{s}}.{table} WHERE pos = ANY(%s)",
+                                (_vec(query_vector), ids)))
+        return np.array([rows[i] for i in ids], dtype=np.float32)
+
+
+def _vec(query_vector: np.ndarray) -> np.ndarray:
+    return np.asarray(query_vector, dtype=np.float32).reshape(-1)
+
+
+def load(dsn: str, *, embedder_id: str | None = None, vector_space: str | None = None) -> PgStore:
+    """Load the live build named by public.qa_current, refusing one made in another vector space."""
+    conn = _connect(dsn, autocommit=True)
+    register_vector(conn)
+    with conn.transaction():  # one snapshot: a build committing meanwhile is not half-read
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        try:
+            name = conn.execute("SELECT build FROM public.qa_current").fetchone()[0]
+        except (psycopg.errors.UndefinedTable, TypeError):
+            raise StoreError("no index in the database; run `qa index` with QA_STORE=postgres") from None
+        manifest, vocab, vocab_vectors, chunk_sparse, sentence_sparse = conn.execute(
+            f"SELECT * FROM {name}.meta").fetchone()
+        rec = {"documents": [dict(zip(("doc_id", "title", "text", "checksum"), r)) for r in conn.execute(
+                   f"SELECT doc_id, title, text, checksum FROM {name}.documents ORDER BY pos")],
+               "sentences": conn.execute(f"SELECT doc_id, idx, start_char, end_char, paragraph "
+                                         f"FROM {name}.sentences ORDER BY pos").fetchall(),
+               "chunks": conn.execute(f"SELECT doc_id, sentence_idx, start_char, end_char "
+                                      f"FROM {name}.chunks ORDER BY pos").fetchall()}
+    manifest = Manifest.model_validate(manifest)
+    same_space = vector_space is not None and manifest.vector_space == vector_space
+    if embedder_id is not None and manifest.embedder_id != embedder_id and not same_space:
+        raise StoreError(f"the database index was built with embedder {manifest.embedder_id!r}, but "
+                         f"{embedder_id!r} is configured; rebuild it (or set QA_EMBEDDER to match)")
+    docs, sentences, chunks = from_records(rec)
+    return PgStore(
+        manifest=manifest, documents=docs, sentences=sentences, chunks=chunks,
+        chunk_vectors=np.empty((0, manifest.dim), np.float32), sentence_vectors=np.empty((0, manifest.dim), np.float32),
+        dense=None, lexical=LexicalIndex.build([c.text for c in chunks]),
+        sentence_lexical=LexicalIndex.build([s.text for s in sentences]),
+        vocab=vocab, vocab_vectors=np.load(io.BytesIO(vocab_vectors)),
+        chunk_sparse=_sparse(chunk_sparse), sentence_sparse=_sparse(sentence_sparse), conn=conn, schema=name)
+
+
+def _sparse(blob: bytes | None) -> sparse.csr_matrix | None:
+    return None if blob is None else sparse.load_npz(io.BytesIO(blob)).tocsr()
