@@ -195,3 +195,15 @@ def load(dsn: str, *, embedder_id: str | None = None, vector_space: str | None =
 
 def _sparse(blob: bytes | None) -> sparse.csr_matrix | None:
     return None if blob is None else sparse.load_npz(io.BytesIO(blob)).tocsr()
+
+
+def current_build(dsn: str) -> str | None:
+    """Schema name of the live build, or None (no database, no build yet)."""
+    try:
+        with _connect(dsn, autocommit=True) as conn:
+            row = conn.execute("SELECT build FROM public.qa_current").fetchone()
+    except StoreError:
+        return None
+    except psycopg.Error:
+        return None
+    return row[0] if row else None

@@ -20,12 +20,14 @@ class Engine:
     swap (one reference assignment) is seen by each request entirely or not at all.
     """
 
-    def __init__(self, embedder: Embedder, config: AnswerConfig, store: Store | None = None, reader=None):
+    def __init__(self, embedder: Embedder, config: AnswerConfig, store: Store | None = None, reader=None,
+                 database_url: str | None = None):
         self.embedder = embedder
+        self.database_url = database_url  # set: the index lives in PostgreSQL (index/pgstore.py), not index_dir
         self.reader = reader  # qa.reader.Reader, or None: the pipeline without the learned reader
         self.config = config
         self.store = store
-        self.build: Path | None = None  # the build directory `store` was loaded from, if any
+        self.build: Path | str | None = None  # the build `store` was loaded from: directory or database schema
         self.words = WordVectors(embedder)
         self.load_error: str | None = None  # why the last load failed, told to callers while nothing is loaded
         self._failed_build: Path | None = None  # a broken build is reported once, not retried every poll
@@ -42,14 +44,29 @@ class Engine:
         """Load the live build from disk and swap it in; on StoreError the old store stays live."""
         with self._reload_lock:
             try:
-                new = store_io.load(index_dir, embedder_id=self.embedder.id,
-                                    vector_space=self.embedder.vector_space)
+                new = self._read(index_dir)
             except StoreError as exc:
                 self.load_error = f"the index could not be loaded: {exc}"
-                self._failed_build = _current_or_none(index_dir)
+                self._failed_build = self._current(index_dir)
                 raise
-            self.store, self.build, self.load_error, self._failed_build = new, new.path, None, None
+            self.store, self.load_error, self._failed_build = new, None, None
+            self.build = getattr(new, "schema", None) or new.path
             return new
+
+    def _read(self, index_dir: Path) -> Store:
+        if self.database_url:
+            from index import pgstore  # optional extra: only QA_STORE=postgres imports psycopg
+
+            return pgstore.load(self.database_url, embedder_id=self.embedder.id,
+                                vector_space=self.embedder.vector_space)
+        return store_io.load(index_dir, embedder_id=self.embedder.id, vector_space=self.embedder.vector_space)
+
+    def _current(self, index_dir: Path) -> Path | str | None:
+        if self.database_url:
+            from index import pgstore
+
+            return pgstore.current_build(self.database_url)
+        return _current_or_none(index_dir)
 
     def reload_if_changed(self, index_dir: Path) -> bool:
         """Swap in a newer build if CURRENT points elsewhere (e.g. after `qa index` ran).
@@ -57,7 +74,7 @@ class Engine:
         A build that failed to load is not retried until CURRENT names another one, so a
         poller logs a broken index once instead of re-hashing and re-logging it forever.
         """
-        build = _current_or_none(index_dir)
+        build = self._current(index_dir)
         if build is None or build == self._failed_build:
             return False
         if self.store is not None and self.build == build:

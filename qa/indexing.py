@@ -115,7 +115,11 @@ def build_and_save(settings: Settings, paths: list[Path] | None, *, embedder: Em
     store = build_store(sources.documents, embedder, build_options(settings, show_progress), previous=previous)
     store.manifest = store.manifest.model_copy(update={"skipped": sources.skipped})
     with writing(f"the index at {settings.index_dir}"):
-        store_io.save(store, settings.index_dir)
+        store_io.save(store, settings.index_dir)  # kept with Postgres too: the next build reuses its vectors
+    if settings.database_dsn():
+        from index import pgstore  # optional extra
+
+        pgstore.from_index_store(store, settings.database_dsn())
     return store
 
 

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def load_engine(settings: Settings, *, strict: bool = False) -> Engine:
     """The configured embedder plus the index on disk (if any); a broken index is logged, not fatal, unless `strict`."""
-    engine = Engine(settings.make_embedder(), config_from_settings(settings), reader=settings.make_reader())
+    engine = Engine(settings.make_embedder(), config_from_settings(settings), reader=settings.make_reader(),
+                    database_url=settings.database_dsn())
     try:
         library.recover(settings)  # a change cut off by a crash is completed or undone before serving
     except StorageError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.config import AnswerConfig
@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     st_batch_size: int = Field(32, ge=1, le=4096, description="texts per forward pass (raise it on a GPU)")
     st_query_prompt: str = Field("query: ", description="prefix for questions (multilingual-e5's)")
     st_passage_prompt: str = Field("passage: ", description="prefix for passages (multilingual-e5's)")
+    store: Literal["faiss", "postgres"] = Field("faiss", description="where the index lives: FAISS files in "
+                                                "index_dir, or PostgreSQL + pgvector (extra `postgres`)")
+    database_url: SecretStr | None = Field(None, description="libpq URL of the database for QA_STORE=postgres, "
+                                           "e.g. postgresql://user@db.example:5432/qa")
     chunk_size: int = Field(3, ge=1, le=20, description="sentences per chunk")
     chunk_overlap: int = Field(1, ge=0, le=19)
     dense_kind: Literal["flat", "hnsw"] = "flat"
@@ -105,6 +109,16 @@ class Settings(BaseSettings):
                                     "within this (408 and close)")
     body_timeout_s: float = Field(30.0, gt=0, le=3600, description="its body must arrive within this after the "
                                   "headers (408 and close)")
+
+    @model_validator(mode="after")
+    def _database_for_postgres(self) -> Settings:
+        if self.store == "postgres" and self.database_url is None:
+            raise ValueError("QA_STORE=postgres needs QA_DATABASE_URL (a libpq URL such as postgresql://host/db)")
+        return self
+
+    def database_dsn(self) -> str | None:
+        """The database URL when the index lives in PostgreSQL, else None (FAISS files in index_dir)."""
+        return self.database_url.get_secret_value() if self.store == "postgres" else None
 
     def embedder_options(self) -> dict:
         """Keyword arguments for `index.embedders.make_embedder(self.embedder, ...)`."""

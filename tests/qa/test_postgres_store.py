@@ -1,0 +1,103 @@
+"""QA_STORE=postgres: `qa index` writes the build into a throwaway PostgreSQL + pgvector, answers match FAISS.
+
+The server comes from tests/postgres_server.py (skipped, with the reason, where none can start).
+"""
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+from pydantic import SecretStr
+
+from qa.engine import Engine, config_from_settings
+from qa.indexing import index_documents
+from qa.pipeline import answer
+
+QUESTIONS = [
+    "Who is the UNIDO representative for Indonesia?",
+    "Berapa poin strategi implementasi industri 4.0 dalam Bali Agenda?",
+    "Apa itu Making Indonesia 4.0?",
+    "Siapa yang menandatangani kerja sama dengan UNIDO?",
+    "Berapa harga tiket pesawat ke Paris?",  # nothing in the corpus: both should abstain
+]
+
+
+@pytest.fixture(scope="module")
+def pg_settings(reference_settings, postgres_dsn, embedder, tmp_path_factory):
+    """Settings with QA_STORE=postgres, indexed once (the FAISS build beside it is a copy of the reference)."""
+    index_dir = tmp_path_factory.mktemp("pg-index")
+    shutil.copytree(reference_settings.index_dir, index_dir, dirs_exist_ok=True)
+    settings = reference_settings.model_copy(update={"index_dir": index_dir, "store": "postgres",
+                                                     "database_url": SecretStr(postgres_dsn)})
+    index_documents(settings, None, embedder=embedder, show_progress=False)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def pg_engine(pg_settings, embedder):
+    engine = Engine(embedder, config_from_settings(pg_settings), database_url=pg_settings.database_dsn())
+    engine.load(pg_settings.index_dir)
+    return engine
+
+
+def cited(ans):
+    return ans.abstained, [(c.doc_id, c.sentence_index, c.start, c.end) for c in ans.citations]
+
+
+def test_answers_cite_the_same_sentences_as_faiss(engine, pg_engine):
+    from index.pgstore import PgStore
+
+    assert isinstance(pg_engine.store, PgStore) and pg_engine.build.startswith("qa_build_")
+    for question in QUESTIONS:
+        faiss_answer, pg_answer = answer(question, engine), answer(question, pg_engine)
+        assert cited(pg_answer) == cited(faiss_answer), question
+        assert pg_answer.answer == faiss_answer.answer
+    assert cited(answer(QUESTIONS[0], pg_engine))[1], "a question the corpus answers got no citation"
+
+
+def test_a_new_build_is_picked_up_and_the_old_one_keeps_answering(pg_settings, pg_engine, embedder):
+    from index import pgstore
+
+    old_store, old_build = pg_engine.store, pg_engine.build
+    assert not pg_engine.reload_if_changed(pg_settings.index_dir)
+    index_documents(pg_settings, None, embedder=embedder, show_progress=False)
+    assert pgstore.current_build(pg_settings.database_dsn()) != old_build
+    assert answer(QUESTIONS[0], pg_engine).citations  # still the old store, still answering
+    assert pg_engine.reload_if_changed(pg_settings.index_dir)
+    assert pg_engine.store is not old_store and pg_engine.build != old_build
+    assert cited(answer(QUESTIONS[0], pg_engine)) == cited(answer(QUESTIONS[0], old_store_engine(pg_engine, old_store)))
+
+
+def old_store_engine(engine, store):
+    """An engine over `store` (the build before the last), to check it still answers after a new one."""
+    return Engine(engine.embedder, engine.config, store=store)
+
+
+def test_a_failed_build_leaves_the_live_one_and_no_schema(pg_settings, pg_engine):
+    from index import pgstore
+    from index.store import load
+
+    dsn = pg_settings.database_dsn()
+    live, schemas = pgstore.current_build(dsn), _schemas(dsn)
+    store = load(pg_settings.index_dir)
+    broken = dataclasses.replace(store, chunk_vectors=np.zeros((len(store.chunks), 7), np.float32))
+    with pytest.raises(Exception, match="dimensions"):
+        pgstore.from_index_store(broken, dsn)
+    assert pgstore.current_build(dsn) == live and _schemas(dsn) == schemas
+
+
+def _schemas(dsn: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return [r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'qa_build_%' "
+                                           "ORDER BY 1")]
+
+
+def test_postgres_needs_a_database_url():
+    from pydantic import ValidationError
+
+    from qa.settings import Settings
+
+    with pytest.raises(ValidationError, match="QA_DATABASE_URL"):
+        Settings(store="postgres", _env_file=None)
