@@ -52,7 +52,7 @@ def _connect(dsn: str, **kwargs):
     try:
         conn = psycopg.connect(dsn, **kwargs)
     except psycopg.OperationalError as exc:
-        raise StoreError(f"can't connect to PostgreSQL ({str(exc).strip()}); check QA_DATABASE_URL") from None
+        raise StoreError(f"can't connect to PostgreSQL ({' '.join(str(exc).split())}); check QA_DATABASE_URL") from None
     return conn
 
 
@@ -163,21 +163,11 @@ def _vec(query_vector: np.ndarray) -> np.ndarray:
 def load(dsn: str, *, embedder_id: str | None = None, vector_space: str | None = None) -> PgStore:
     """Load the live build named by public.qa_current, refusing one made in another vector space."""
     conn = _connect(dsn, autocommit=True)
-    register_vector(conn)
-    with conn.transaction():  # one snapshot: a build committing meanwhile is not half-read
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        try:
-            name = conn.execute("SELECT build FROM public.qa_current").fetchone()[0]
-        except (psycopg.errors.UndefinedTable, TypeError):
-            raise StoreError("no index in the database; run `qa index` with QA_STORE=postgres") from None
-        manifest, vocab, vocab_vectors, chunk_sparse, sentence_sparse = conn.execute(
-            f"SELECT * FROM {name}.meta").fetchone()
-        rec = {"documents": [dict(zip(("doc_id", "title", "text", "checksum"), r)) for r in conn.execute(
-                   f"SELECT doc_id, title, text, checksum FROM {name}.documents ORDER BY pos")],
-               "sentences": conn.execute(f"SELECT doc_id, idx, start_char, end_char, paragraph "
-                                         f"FROM {name}.sentences ORDER BY pos").fetchall(),
-               "chunks": conn.execute(f"SELECT doc_id, sentence_idx, start_char, end_char "
-                                      f"FROM {name}.chunks ORDER BY pos").fetchall()}
+    try:
+        name, (manifest, vocab, vocab_vectors, chunk_sparse, sentence_sparse), rec = _read_live(conn)
+    except BaseException:
+        conn.close()
+        raise
     manifest = Manifest.model_validate(manifest)
     same_space = vector_space is not None and manifest.vector_space == vector_space
     if embedder_id is not None and manifest.embedder_id != embedder_id and not same_space:
@@ -191,6 +181,25 @@ def load(dsn: str, *, embedder_id: str | None = None, vector_space: str | None =
         sentence_lexical=LexicalIndex.build([s.text for s in sentences]),
         vocab=vocab, vocab_vectors=np.load(io.BytesIO(vocab_vectors)),
         chunk_sparse=_sparse(chunk_sparse), sentence_sparse=_sparse(sentence_sparse), conn=conn, schema=name)
+
+
+def _read_live(conn) -> tuple[str, tuple, dict]:
+    """The live build's schema, meta row and records, read in one snapshot (a build committing meanwhile is not half-read)."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        try:
+            name = conn.execute("SELECT build FROM public.qa_current").fetchone()[0]
+        except (psycopg.errors.UndefinedTable, TypeError):
+            raise StoreError("no index in the database; run `qa index` with QA_STORE=postgres") from None
+        register_vector(conn)  # after: a database without a build may lack the extension
+        meta = conn.execute(f"SELECT * FROM {name}.meta").fetchone()
+        rec = {"documents": [dict(zip(("doc_id", "title", "text", "checksum"), r)) for r in conn.execute(
+                   f"SELECT doc_id, title, text, checksum FROM {name}.documents ORDER BY pos")],
+               "sentences": conn.execute(f"SELECT doc_id, idx, start_char, end_char, paragraph "
+                                         f"FROM {name}.sentences ORDER BY pos").fetchall(),
+               "chunks": conn.execute(f"SELECT doc_id, sentence_idx, start_char, end_char "
+                                      f"FROM {name}.chunks ORDER BY pos").fetchall()}
+    return name, meta, rec
 
 
 def _sparse(blob: bytes | None) -> sparse.csr_matrix | None:

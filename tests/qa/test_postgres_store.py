@@ -101,3 +101,18 @@ def test_postgres_needs_a_database_url():
 
     with pytest.raises(ValidationError, match="QA_DATABASE_URL"):
         Settings(store="postgres", _env_file=None)
+
+
+def test_an_empty_or_unreachable_database_says_how_to_fix_it(postgres_dsn, embedder):
+    import psycopg
+
+    from index import pgstore
+    from index.errors import StoreError
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE empty")
+    with pytest.raises(StoreError, match="no index in the database; run `qa index`"):
+        pgstore.load(postgres_dsn.rsplit("/", 1)[0] + "/empty")
+    with pytest.raises(StoreError, match="can't connect to PostgreSQL.*QA_DATABASE_URL"):
+        pgstore.load("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2")
+    assert pgstore.current_build("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2") is None
