@@ -33,6 +33,11 @@ class Engine:
         self._failed_build: Path | None = None  # a broken build is reported once, not retried every poll
         self._reload_lock = threading.Lock()
 
+    @property
+    def build_name(self) -> str | None:
+        """Name of the live build: its directory's name, or its database schema."""
+        return self.build.name if isinstance(self.build, Path) else self.build
+
     def require_store(self) -> Store:
         """The live store, or NoIndex with the fix."""
         store = self.store

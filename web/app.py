@@ -71,7 +71,7 @@ async def watch_index(engine: Engine, settings: Settings) -> None:
         await asyncio.sleep(settings.reload_interval_s)
         try:
             if await run_in_threadpool(engine.reload_if_changed, settings.index_dir):
-                log.info("now serving index build %s", engine.build.name)
+                log.info("now serving index build %s", engine.build_name)
         except StoreError as exc:
             log.error("%s", exc)  # the engine won't retry this build, so this is logged once
         except Exception:  # noqa: BLE001 - the poller must outlive any one bad reload

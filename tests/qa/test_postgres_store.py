@@ -47,7 +47,8 @@ def cited(ans):
 def test_answers_cite_the_same_sentences_as_faiss(engine, pg_engine):
     from index.pgstore import PgStore
 
-    assert isinstance(pg_engine.store, PgStore) and pg_engine.build.startswith("qa_build_")
+    assert isinstance(pg_engine.store, PgStore) and pg_engine.build_name.startswith("qa_build_")
+    assert engine.build_name == engine.build.name  # FAISS: the build directory
     for question in QUESTIONS:
         faiss_answer, pg_answer = answer(question, engine), answer(question, pg_engine)
         assert cited(pg_answer) == cited(faiss_answer), question
