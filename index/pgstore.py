@@ -1,6 +1,6 @@
 """PgStore: the index.protocol.Store kept in PostgreSQL + pgvector (extra `postgres`; QA_STORE=postgres).
 
-Each build is one schema `qa_build_<n>`: documents (with checksums), sentences and chunks (doc_id,
+Each build is one schema `qa_build_<n>`: documents (with checksums and PDF page offsets), sentences and chunks (doc_id,
 offsets, text, `vector(dim)`; an HNSW index on chunk vectors) and one `meta` row (manifest, vocabulary,
 latent-term matrices). `public.qa_current` names the live build. A build is written in ONE transaction
 that also moves the pointer, so readers see the old build until it commits; the previous build stays
@@ -36,7 +36,7 @@ TABLES = """
 CREATE TABLE {s}.meta (manifest jsonb NOT NULL, vocab jsonb NOT NULL, vocab_vectors bytea NOT NULL,
                        chunk_sparse bytea, sentence_sparse bytea);
 CREATE TABLE {s}.documents (pos int PRIMARY KEY, doc_id text UNIQUE NOT NULL, title text NOT NULL,
-                            text text NOT NULL, checksum text NOT NULL);
+                            text text NOT NULL, checksum text NOT NULL, pages int[] NOT NULL);
 CREATE TABLE {s}.sentences (pos int PRIMARY KEY, doc_id text NOT NULL, idx int NOT NULL, start_char int NOT NULL,
                             end_char int NOT NULL, paragraph int NOT NULL, text text NOT NULL,
                             embedding vector({dim}) NOT NULL);
@@ -102,7 +102,8 @@ def _write_rows(conn, name: str, store: IndexStore) -> None:
                 (store.manifest.model_dump_json(), json.dumps(store.vocab, ensure_ascii=False),
                  _npy(store.vocab_vectors), _npz(store.chunk_sparse), _npz(store.sentence_sparse)))
     _copy(cur, f"COPY {name}.documents FROM STDIN",
-          ((i, d["doc_id"], d["title"], d["text"], d["checksum"]) for i, d in enumerate(rec["documents"])))
+          ((i, d["doc_id"], d["title"], d["text"], d["checksum"], d.get("pages", []))
+           for i, d in enumerate(rec["documents"])))
     _copy(cur, f"COPY {name}.sentences FROM STDIN",
           ((i, *row, s.text, store.sentence_vectors[i])
            for i, (row, s) in enumerate(zip(rec["sentences"], store.sentences))))
@@ -193,8 +194,8 @@ def _read_live(conn) -> tuple[str, tuple, dict]:
             raise StoreError("no index in the database; run `qa index` with QA_STORE=postgres") from None
         register_vector(conn)  # after: a database without a build may lack the extension
         meta = conn.execute(f"SELECT * FROM {name}.meta").fetchone()
-        rec = {"documents": [dict(zip(("doc_id", "title", "text", "checksum"), r)) for r in conn.execute(
-                   f"SELECT doc_id, title, text, checksum FROM {name}.documents ORDER BY pos")],
+        rec = {"documents": [dict(zip(("doc_id", "title", "text", "checksum", "pages"), r)) for r in conn.execute(
+                   f"SELECT doc_id, title, text, checksum, pages FROM {name}.documents ORDER BY pos")],
                "sentences": conn.execute(f"SELECT doc_id, idx, start_char, end_char, paragraph "
                                          f"FROM {name}.sentences ORDER BY pos").fetchall(),
                "chunks": conn.execute(f"SELECT doc_id, sentence_idx, start_char, end_char "

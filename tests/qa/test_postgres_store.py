@@ -117,3 +117,17 @@ def test_an_empty_or_unreachable_database_says_how_to_fix_it(postgres_dsn, embed
     with pytest.raises(StoreError, match="can't connect to PostgreSQL.*QA_DATABASE_URL"):
         pgstore.load("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2")
     assert pgstore.current_build("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2") is None
+
+
+def test_page_offsets_of_a_document_survive_the_database(pg_settings):
+    from index import pgstore
+    from index.store import load
+
+    dsn = pg_settings.database_dsn()
+    store = load(pg_settings.index_dir)
+    first = store.documents[0]
+    paged = dataclasses.replace(first, pages=(0, len(first.text) // 2))
+    pgstore.from_index_store(dataclasses.replace(store, documents=[paged, *store.documents[1:]]), dsn)
+    back = pgstore.load(dsn)
+    assert back.document(first.doc_id).pages == paged.pages and back.documents[1:] == store.documents[1:]
+    assert back.document(first.doc_id).page_at(len(first.text) - 1) == 2
