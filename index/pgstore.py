@@ -1,10 +1,10 @@
 """PgStore: the index.protocol.Store kept in PostgreSQL + pgvector (extra `postgres`; QA_STORE=postgres).
 
-Each build is one schema `qa_build_<n>`: documents (with checksums and PDF page offsets), sentences and chunks (doc_id,
-offsets, text, `vector(dim)`; an HNSW index on chunk vectors) and one `meta` row (manifest, vocabulary,
-latent-term matrices). `public.qa_current` names the live build. A build is written in ONE transaction
-that also moves the pointer, so readers see the old build until it commits; the previous build stays
-(keep=2) so a server still on it keeps answering until it reloads.
+Each build is one schema `qa_build_<n>`: documents (with checksums and PDF page offsets), sentences
+and chunks (doc_id, offsets, text, `vector(dim)`; an HNSW index on chunk vectors) and one `meta` row
+(manifest, vocabulary, latent-term matrices). `public.qa_current` names the live build. A build is
+written in ONE transaction that also moves the pointer, so readers see the old build until it
+commits; the previous build stays (keep=2) so a server still on it keeps answering until it reloads.
 Postgres supplies dense candidates and similarities; texts, BM25 (bm25s over the texts, rebuilt at load:
 same scores as the FAISS store, so fusion is unchanged) and the vocabulary are held in process.
 """
@@ -185,7 +185,7 @@ def load(dsn: str, *, embedder_id: str | None = None, vector_space: str | None =
 
 
 def _read_live(conn) -> tuple[str, tuple, dict]:
-    """The live build's schema, meta row and records, read in one snapshot (a build committing meanwhile is not half-read)."""
+    """The live build's schema, meta row and records, in one snapshot (a build committing meanwhile isn't half-read)."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         try:
