@@ -11,7 +11,7 @@ import httpx
 import pytest
 import uvicorn
 
-from postgres_server import postgres_dsn  # noqa: F401 (a fixture: a throwaway PostgreSQL + pgvector)
+from postgres_server import pg_engine, pg_settings, postgres_dsn  # noqa: F401 (fixtures: a throwaway PostgreSQL)
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

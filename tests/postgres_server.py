@@ -87,3 +87,38 @@ def postgres_dsn():
         pytest.skip(f"PostgreSQL could not start here: {exc}")
     yield server.dsn
     server.stop()
+
+
+def fresh_database(dsn: str, name: str) -> str:
+    """Create database `name` on the server of `dsn`; its DSN (tests that change builds keep to their own)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return dsn.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_settings(reference_settings, postgres_dsn, embedder, tmp_path_factory):
+    """Settings with QA_STORE=postgres over the bundled corpus, indexed once into database `bundled`."""
+    from pydantic import SecretStr
+
+    from qa.indexing import index_documents
+
+    index_dir = tmp_path_factory.mktemp("pg-index")
+    shutil.copytree(reference_settings.index_dir, index_dir, dirs_exist_ok=True)  # its vectors are reused
+    dsn = fresh_database(postgres_dsn, "bundled")
+    settings = reference_settings.model_copy(update={"index_dir": index_dir, "store": "postgres",
+                                                     "database_url": SecretStr(dsn)})
+    index_documents(settings, None, embedder=embedder, show_progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def pg_engine(pg_settings, embedder):
+    """An answering engine over the bundled corpus in PostgreSQL (the `engine` fixture's twin)."""
+    from qa.engine import Engine, config_from_settings
+
+    engine = Engine(embedder, config_from_settings(pg_settings), database_url=pg_settings.database_dsn())
+    engine.load(pg_settings.index_dir)
+    return engine

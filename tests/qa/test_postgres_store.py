@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from qa.engine import Engine, config_from_settings
 from qa.indexing import index_documents
 from qa.pipeline import answer
+from postgres_server import fresh_database
 
 QUESTIONS = [
     "Who is the UNIDO representative for Indonesia?",
@@ -23,20 +24,21 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def pg_settings(reference_settings, postgres_dsn, embedder, tmp_path_factory):
-    """Settings with QA_STORE=postgres, indexed once (the FAISS build beside it is a copy of the reference)."""
+def own_settings(reference_settings, postgres_dsn, embedder, tmp_path_factory):
+    """Like the session's pg_settings, in a database of its own: these tests write new builds."""
     index_dir = tmp_path_factory.mktemp("pg-index")
     shutil.copytree(reference_settings.index_dir, index_dir, dirs_exist_ok=True)
-    settings = reference_settings.model_copy(update={"index_dir": index_dir, "store": "postgres",
-                                                     "database_url": SecretStr(postgres_dsn)})
+    settings = reference_settings.model_copy(update={
+        "index_dir": index_dir, "store": "postgres",
+        "database_url": SecretStr(fresh_database(postgres_dsn, "store_tests"))})
     index_documents(settings, None, embedder=embedder, show_progress=False)
     return settings
 
 
 @pytest.fixture(scope="module")
-def pg_engine(pg_settings, embedder):
-    engine = Engine(embedder, config_from_settings(pg_settings), database_url=pg_settings.database_dsn())
-    engine.load(pg_settings.index_dir)
+def own_engine(own_settings, embedder):
+    engine = Engine(embedder, config_from_settings(own_settings), database_url=own_settings.database_dsn())
+    engine.load(own_settings.index_dir)
     return engine
 
 
@@ -44,29 +46,29 @@ def cited(ans):
     return ans.abstained, [(c.doc_id, c.sentence_index, c.start, c.end) for c in ans.citations]
 
 
-def test_answers_cite_the_same_sentences_as_faiss(engine, pg_engine):
+def test_answers_cite_the_same_sentences_as_faiss(engine, own_engine):
     from index.pgstore import PgStore
 
-    assert isinstance(pg_engine.store, PgStore) and pg_engine.build_name.startswith("qa_build_")
+    assert isinstance(own_engine.store, PgStore) and own_engine.build_name.startswith("qa_build_")
     assert engine.build_name == engine.build.name  # FAISS: the build directory
     for question in QUESTIONS:
-        faiss_answer, pg_answer = answer(question, engine), answer(question, pg_engine)
+        faiss_answer, pg_answer = answer(question, engine), answer(question, own_engine)
         assert cited(pg_answer) == cited(faiss_answer), question
         assert pg_answer.answer == faiss_answer.answer
-    assert cited(answer(QUESTIONS[0], pg_engine))[1], "a question the corpus answers got no citation"
+    assert cited(answer(QUESTIONS[0], own_engine))[1], "a question the corpus answers got no citation"
 
 
-def test_a_new_build_is_picked_up_and_the_old_one_keeps_answering(pg_settings, pg_engine, embedder):
+def test_a_new_build_is_picked_up_and_the_old_one_keeps_answering(own_settings, own_engine, embedder):
     from index import pgstore
 
-    old_store, old_build = pg_engine.store, pg_engine.build
-    assert not pg_engine.reload_if_changed(pg_settings.index_dir)
-    index_documents(pg_settings, None, embedder=embedder, show_progress=False)
-    assert pgstore.current_build(pg_settings.database_dsn()) != old_build
-    assert answer(QUESTIONS[0], pg_engine).citations  # still the old store, still answering
-    assert pg_engine.reload_if_changed(pg_settings.index_dir)
-    assert pg_engine.store is not old_store and pg_engine.build != old_build
-    assert cited(answer(QUESTIONS[0], pg_engine)) == cited(answer(QUESTIONS[0], old_store_engine(pg_engine, old_store)))
+    old_store, old_build = own_engine.store, own_engine.build
+    assert not own_engine.reload_if_changed(own_settings.index_dir)
+    index_documents(own_settings, None, embedder=embedder, show_progress=False)
+    assert pgstore.current_build(own_settings.database_dsn()) != old_build
+    assert answer(QUESTIONS[0], own_engine).citations  # still the old store, still answering
+    assert own_engine.reload_if_changed(own_settings.index_dir)
+    assert own_engine.store is not old_store and own_engine.build != old_build
+    assert cited(answer(QUESTIONS[0], own_engine)) == cited(answer(QUESTIONS[0], old_store_engine(own_engine, old_store)))
 
 
 def old_store_engine(engine, store):
@@ -74,13 +76,13 @@ def old_store_engine(engine, store):
     return Engine(engine.embedder, engine.config, store=store)
 
 
-def test_a_failed_build_leaves_the_live_one_and_no_schema(pg_settings, pg_engine):
+def test_a_failed_build_leaves_the_live_one_and_no_schema(own_settings, own_engine):
     from index import pgstore
     from index.store import load
 
-    dsn = pg_settings.database_dsn()
+    dsn = own_settings.database_dsn()
     live, schemas = pgstore.current_build(dsn), _schemas(dsn)
-    store = load(pg_settings.index_dir)
+    store = load(own_settings.index_dir)
     broken = dataclasses.replace(store, chunk_vectors=np.zeros((len(store.chunks), 7), np.float32))
     with pytest.raises(Exception, match="dimensions"):
         pgstore.from_index_store(broken, dsn)
@@ -119,12 +121,12 @@ def test_an_empty_or_unreachable_database_says_how_to_fix_it(postgres_dsn, embed
     assert pgstore.current_build("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2") is None
 
 
-def test_page_offsets_of_a_document_survive_the_database(pg_settings):
+def test_page_offsets_of_a_document_survive_the_database(own_settings):
     from index import pgstore
     from index.store import load
 
-    dsn = pg_settings.database_dsn()
-    store = load(pg_settings.index_dir)
+    dsn = own_settings.database_dsn()
+    store = load(own_settings.index_dir)
     first = store.documents[0]
     paged = dataclasses.replace(first, pages=(0, len(first.text) // 2))
     pgstore.from_index_store(dataclasses.replace(store, documents=[paged, *store.documents[1:]]), dsn)
