@@ -78,6 +78,14 @@ def _copy(cur, sql: str, rows) -> None:
 
 def from_index_store(store: IndexStore, dsn: str, keep: int = 2) -> str:
     """Write `store` as a new build in one transaction and make it live; returns the build's schema name."""
+    try:
+        return _write_build(store, dsn, keep)
+    except psycopg.Error as exc:
+        raise StoreError(f"writing the build to PostgreSQL failed, the live build is unchanged "
+                         f"({' '.join(str(exc).split())})") from None
+
+
+def _write_build(store: IndexStore, dsn: str, keep: int) -> str:
     with _connect(dsn) as conn:  # commits on success, rolls back on error
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         register_vector(conn)

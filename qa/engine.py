@@ -30,7 +30,7 @@ class Engine:
         self.build: Path | str | None = None  # the build `store` was loaded from: directory or database schema
         self.words = WordVectors(embedder)
         self.load_error: str | None = None  # why the last load failed, told to callers while nothing is loaded
-        self._failed_build: Path | None = None  # a broken build is reported once, not retried every poll
+        self._failed_build: Path | str | None = None  # a broken build is reported once, not retried every poll
         self._reload_lock = threading.Lock()
 
     @property

@@ -68,7 +68,8 @@ def test_a_new_build_is_picked_up_and_the_old_one_keeps_answering(own_settings, 
     assert answer(QUESTIONS[0], own_engine).citations  # still the old store, still answering
     assert own_engine.reload_if_changed(own_settings.index_dir)
     assert own_engine.store is not old_store and own_engine.build != old_build
-    assert cited(answer(QUESTIONS[0], own_engine)) == cited(answer(QUESTIONS[0], old_store_engine(own_engine, old_store)))
+    old_engine = old_store_engine(own_engine, old_store)
+    assert cited(answer(QUESTIONS[0], own_engine)) == cited(answer(QUESTIONS[0], old_engine))
 
 
 def old_store_engine(engine, store):
@@ -78,13 +79,14 @@ def old_store_engine(engine, store):
 
 def test_a_failed_build_leaves_the_live_one_and_no_schema(own_settings, own_engine):
     from index import pgstore
+    from index.errors import StoreError
     from index.store import load
 
     dsn = own_settings.database_dsn()
     live, schemas = pgstore.current_build(dsn), _schemas(dsn)
     store = load(own_settings.index_dir)
     broken = dataclasses.replace(store, chunk_vectors=np.zeros((len(store.chunks), 7), np.float32))
-    with pytest.raises(Exception, match="dimensions"):
+    with pytest.raises(StoreError, match="live build is unchanged.*dimensions"):
         pgstore.from_index_store(broken, dsn)
     assert pgstore.current_build(dsn) == live and _schemas(dsn) == schemas
 
