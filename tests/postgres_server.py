@@ -98,27 +98,36 @@ def fresh_database(dsn: str, name: str) -> str:
     return dsn.rsplit("/", 1)[0] + "/" + name
 
 
-@pytest.fixture(scope="session")
-def pg_settings(reference_settings, postgres_dsn, embedder, tmp_path_factory):
-    """Settings with QA_STORE=postgres over the bundled corpus, indexed once into database `bundled`."""
+def indexed_settings(reference_settings, dsn: str, embedder, index_dir: Path):
+    """Settings with QA_STORE=postgres at `dsn`, the bundled corpus indexed into it (the reference's vectors reused)."""
     from pydantic import SecretStr
 
     from qa.indexing import index_documents
 
-    index_dir = tmp_path_factory.mktemp("pg-index")
-    shutil.copytree(reference_settings.index_dir, index_dir, dirs_exist_ok=True)  # its vectors are reused
-    dsn = fresh_database(postgres_dsn, "bundled")
+    shutil.copytree(reference_settings.index_dir, index_dir, dirs_exist_ok=True)
     settings = reference_settings.model_copy(update={"index_dir": index_dir, "store": "postgres",
                                                      "database_url": SecretStr(dsn)})
     index_documents(settings, None, embedder=embedder, show_progress=False)
     return settings
 
 
+def loaded_engine(settings, embedder):
+    """An answering engine over the build that `settings` names in PostgreSQL."""
+    from qa.engine import Engine, config_from_settings
+
+    engine = Engine(embedder, config_from_settings(settings), database_url=settings.database_dsn())
+    engine.load(settings.index_dir)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def pg_settings(reference_settings, postgres_dsn, embedder, tmp_path_factory):
+    """Settings with QA_STORE=postgres over the bundled corpus, indexed once into database `bundled`."""
+    return indexed_settings(reference_settings, fresh_database(postgres_dsn, "bundled"), embedder,
+                            tmp_path_factory.mktemp("pg-index"))
+
+
 @pytest.fixture(scope="session")
 def pg_engine(pg_settings, embedder):
     """An answering engine over the bundled corpus in PostgreSQL (the `engine` fixture's twin)."""
-    from qa.engine import Engine, config_from_settings
-
-    engine = Engine(embedder, config_from_settings(pg_settings), database_url=pg_settings.database_dsn())
-    engine.load(pg_settings.index_dir)
-    return engine
+    return loaded_engine(pg_settings, embedder)

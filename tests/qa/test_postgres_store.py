@@ -3,16 +3,15 @@
 The server comes from tests/postgres_server.py (skipped, with the reason, where none can start).
 """
 import dataclasses
-import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from pydantic import SecretStr
 
-from qa.engine import Engine, config_from_settings
+from qa.engine import Engine
 from qa.indexing import index_documents
 from qa.pipeline import answer
-from postgres_server import fresh_database
+from postgres_server import fresh_database, indexed_settings, loaded_engine
 
 QUESTIONS = [
     "Who is the UNIDO representative for Indonesia?",
@@ -24,52 +23,41 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def own_settings(reference_settings, postgres_dsn, embedder, tmp_path_factory):
-    """Like the session's pg_settings, in a database of its own: these tests write new builds."""
-    index_dir = tmp_path_factory.mktemp("pg-index")
-    shutil.copytree(reference_settings.index_dir, index_dir, dirs_exist_ok=True)
-    settings = reference_settings.model_copy(update={
-        "index_dir": index_dir, "store": "postgres",
-        "database_url": SecretStr(fresh_database(postgres_dsn, "store_tests"))})
-    index_documents(settings, None, embedder=embedder, show_progress=False)
-    return settings
-
-
-@pytest.fixture(scope="module")
-def own_engine(own_settings, embedder):
-    engine = Engine(embedder, config_from_settings(own_settings), database_url=own_settings.database_dsn())
-    engine.load(own_settings.index_dir)
-    return engine
+def own(reference_settings, postgres_dsn, embedder, tmp_path_factory) -> SimpleNamespace:
+    """Settings and engine like pg_settings and pg_engine, in a database of their own: these tests write builds."""
+    settings = indexed_settings(reference_settings, fresh_database(postgres_dsn, "store_tests"), embedder,
+                                tmp_path_factory.mktemp("pg-index"))
+    return SimpleNamespace(settings=settings, engine=loaded_engine(settings, embedder))
 
 
 def cited(ans):
     return ans.abstained, [(c.doc_id, c.sentence_index, c.start, c.end) for c in ans.citations]
 
 
-def test_answers_cite_the_same_sentences_as_faiss(engine, own_engine):
+def test_answers_cite_the_same_sentences_as_faiss(engine, own):
     from index.pgstore import PgStore
 
-    assert isinstance(own_engine.store, PgStore) and own_engine.build_name.startswith("qa_build_")
+    assert isinstance(own.engine.store, PgStore) and own.engine.build_name.startswith("qa_build_")
     assert engine.build_name == engine.build.name  # FAISS: the build directory
     for question in QUESTIONS:
-        faiss_answer, pg_answer = answer(question, engine), answer(question, own_engine)
+        faiss_answer, pg_answer = answer(question, engine), answer(question, own.engine)
         assert cited(pg_answer) == cited(faiss_answer), question
         assert pg_answer.answer == faiss_answer.answer
-    assert cited(answer(QUESTIONS[0], own_engine))[1], "a question the corpus answers got no citation"
+    assert cited(answer(QUESTIONS[0], own.engine))[1], "a question the corpus answers got no citation"
 
 
-def test_a_new_build_is_picked_up_and_the_old_one_keeps_answering(own_settings, own_engine, embedder):
+def test_a_new_build_is_picked_up_and_the_old_one_keeps_answering(own, embedder):
     from index import pgstore
 
-    old_store, old_build = own_engine.store, own_engine.build
-    assert not own_engine.reload_if_changed(own_settings.index_dir)
-    index_documents(own_settings, None, embedder=embedder, show_progress=False)
-    assert pgstore.current_build(own_settings.database_dsn()) != old_build
-    assert answer(QUESTIONS[0], own_engine).citations  # still the old store, still answering
-    assert own_engine.reload_if_changed(own_settings.index_dir)
-    assert own_engine.store is not old_store and own_engine.build != old_build
-    old_engine = old_store_engine(own_engine, old_store)
-    assert cited(answer(QUESTIONS[0], own_engine)) == cited(answer(QUESTIONS[0], old_engine))
+    old_store, old_build = own.engine.store, own.engine.build
+    assert not own.engine.reload_if_changed(own.settings.index_dir)
+    index_documents(own.settings, None, embedder=embedder, show_progress=False)
+    assert pgstore.current_build(own.settings.database_dsn()) != old_build
+    assert answer(QUESTIONS[0], own.engine).citations  # still the old store, still answering
+    assert own.engine.reload_if_changed(own.settings.index_dir)
+    assert own.engine.store is not old_store and own.engine.build != old_build
+    old_engine = old_store_engine(own.engine, old_store)
+    assert cited(answer(QUESTIONS[0], own.engine)) == cited(answer(QUESTIONS[0], old_engine))
 
 
 def old_store_engine(engine, store):
@@ -77,14 +65,14 @@ def old_store_engine(engine, store):
     return Engine(engine.embedder, engine.config, store=store)
 
 
-def test_a_failed_build_leaves_the_live_one_and_no_schema(own_settings, own_engine):
+def test_a_failed_build_leaves_the_live_one_and_no_schema(own):
     from index import pgstore
     from index.errors import StoreError
     from index.store import load
 
-    dsn = own_settings.database_dsn()
+    dsn = own.settings.database_dsn()
     live, schemas = pgstore.current_build(dsn), _schemas(dsn)
-    store = load(own_settings.index_dir)
+    store = load(own.settings.index_dir)
     broken = dataclasses.replace(store, chunk_vectors=np.zeros((len(store.chunks), 7), np.float32))
     with pytest.raises(StoreError, match="live build is unchanged.*dimensions"):
         pgstore.from_index_store(broken, dsn)
@@ -123,12 +111,12 @@ def test_an_empty_or_unreachable_database_says_how_to_fix_it(postgres_dsn, embed
     assert pgstore.current_build("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2") is None
 
 
-def test_page_offsets_of_a_document_survive_the_database(own_settings):
+def test_page_offsets_of_a_document_survive_the_database(own):
     from index import pgstore
     from index.store import load
 
-    dsn = own_settings.database_dsn()
-    store = load(own_settings.index_dir)
+    dsn = own.settings.database_dsn()
+    store = load(own.settings.index_dir)
     first = store.documents[0]
     paged = dataclasses.replace(first, pages=(0, len(first.text) // 2))
     pgstore.from_index_store(dataclasses.replace(store, documents=[paged, *store.documents[1:]]), dsn)
