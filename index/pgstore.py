@@ -31,6 +31,7 @@ except ImportError:  # optional: only QA_STORE=postgres needs it
     psycopg = None
 
 PREFIX = "qa_build_"
+HOLD = "hashtext('qa_build')"  # advisory lock class: (HOLD, hashtext(schema)) held shared by each server on it
 INSTALL = "install the postgres extra: pip install 'qa-indonesia[postgres]'"
 TABLES = """
 CREATE TABLE {s}.meta (manifest jsonb NOT NULL, vocab jsonb NOT NULL, vocab_vectors bytea NOT NULL,
@@ -124,8 +125,9 @@ def _drop_old(conn, current: str, keep: int) -> None:
     names = [r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY nspname",
                                         (PREFIX + "%",))]
     old = [n for n in names if n != current][: max(0, len(names) - keep)]
-    for n in old:
-        conn.execute(f"DROP SCHEMA {n} CASCADE")
+    for n in old:  # a server still answering from `n` holds it (_read_live): a later build drops it
+        if conn.execute(f"SELECT pg_try_advisory_xact_lock({HOLD}, hashtext(%s))", (n,)).fetchone()[0]:
+            conn.execute(f"DROP SCHEMA {n} CASCADE")
 
 
 @dataclass
@@ -200,6 +202,7 @@ def _read_live(conn) -> tuple[str, tuple, dict]:
             name = conn.execute("SELECT build FROM public.qa_current").fetchone()[0]
         except (psycopg.errors.UndefinedTable, TypeError):
             raise StoreError("no index in the database; run `qa index` with QA_STORE=postgres") from None
+        conn.execute(f"SELECT pg_advisory_lock_shared({HOLD}, hashtext(%s))", (name,))  # see _drop_old
         register_vector(conn)  # after: a database without a build may lack the extension
         meta = conn.execute(f"SELECT * FROM {name}.meta").fetchone()
         rec = {"documents": [dict(zip(("doc_id", "title", "text", "checksum", "pages"), r)) for r in conn.execute(
