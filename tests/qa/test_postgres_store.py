@@ -111,6 +111,22 @@ def test_an_empty_or_unreachable_database_says_how_to_fix_it(postgres_dsn, embed
     assert pgstore.current_build("postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=2") is None
 
 
+def test_a_build_a_server_still_answers_from_is_not_dropped(own, embedder):
+    from index import pgstore
+
+    dsn = own.settings.database_dsn()
+    held = pgstore.load(dsn)  # a server that has not polled since: two newer builds would drop it (keep=2)
+    assert own.engine.build == held.schema  # so is own.engine: it moves on below too
+    for _ in range(2):
+        index_documents(own.settings, None, embedder=embedder, show_progress=False)
+    assert held.schema in _schemas(dsn)
+    assert answer(QUESTIONS[0], old_store_engine(own.engine, held)).citations
+    held.conn.close()  # the servers move on: the next build drops it
+    assert own.engine.reload_if_changed(own.settings.index_dir)
+    index_documents(own.settings, None, embedder=embedder, show_progress=False)
+    assert held.schema not in _schemas(dsn)
+
+
 def test_page_offsets_of_a_document_survive_the_database(own):
     from index import pgstore
     from index.store import load
