@@ -53,11 +53,24 @@ class PostgresServer:
 
     def start(self) -> PostgresServer:
         """Make the cluster and start it; raises CalledProcessError (with the log) when it can't."""
+        self._own_root()
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=utf8")
+        return self._start()
+
+    def start_standby(self, primary_port: int) -> PostgresServer:
+        """A streaming replica of the server at `primary_port`: `pg_basebackup -R` (a hot standby), then start."""
+        self._own_root()
+        self._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary_port), "-U", "postgres", "-D", str(self.data),
+                  "-R", "-X", "stream", "-c", "fast")
+        return self._start()
+
+    def _own_root(self) -> None:
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
             self.root.chmod(0o755)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--encoding=utf8")
+
+    def _start(self) -> PostgresServer:
         options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
         try:
             self._run("pg_ctl", "-D", str(self.data), "-w", "-o", options, "-l", str(self.root / "log"), "start")
