@@ -28,9 +28,9 @@ NEW_DOC = "pelabuhan-tanjung-sari.txt"
 VERSIONS = [f"Pelabuhan Tanjung Sari di Kabupaten Lombok Timur mulai beroperasi pada tanggal {day} Maret 2026. "
             "Pelabuhan itu dapat melayani empat puluh kapal nelayan sekaligus.\n" for day in (17, 24)]
 NEW_QUESTION = "Kapan Pelabuhan Tanjung Sari mulai beroperasi?"
-MAX_PER_THREAD = 150  # bounded: two threads per server ask until both serve the new build, at most this many
+MAX_PER_THREAD = 250  # bounded: two threads per server ask until both serve the new build, at most this many
 DEADLINE_S = 75  # and stop by then, whatever happens
-SLOW_RELOAD_S = 6  # longer than two `qa index` runs here (about 1.5 s each)
+SLOW_RELOAD_S = 15  # much longer than two `qa index` runs here (about 1.5 s each)
 
 
 def _env(dsn: str, index_dir: Path, reload_s: float = 0.2) -> dict:
@@ -87,7 +87,7 @@ def _ask_repeatedly(url: str, texts: dict, done: threading.Event, log: list) -> 
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             log.append((url, started, time.monotonic(), problem))
-            time.sleep(0.1)  # two cores: leave the indexer some
+            time.sleep(0.2)  # two cores: leave the indexer some
 
 
 def _serves(url: str, text: str) -> bool:
@@ -153,6 +153,8 @@ def test_two_servers_answer_while_a_third_process_reindexes(reference_settings, 
         for text in VERSIONS:
             _reindex(dsn, dirs[2], extra, text, spans)
             builds.append(pgstore.current_build(dsn))
+        slow_status = httpx.get(f"{servers[1][1]}/api/documents/{NEW_DOC}", timeout=10).status_code
+        assert slow_status == 404, "the slow server reloaded before the second build: raise SLOW_RELOAD_S"
         _wait_serving(servers, VERSIONS[-1], timeout=SLOW_RELOAD_S + 20)
         reloaded = time.monotonic() - spans[-1][1]
         schemas_then = _schemas(dsn)
@@ -178,6 +180,7 @@ def test_two_servers_answer_while_a_third_process_reindexes(reference_settings, 
           f"{reloaded:.1f} s after it, {elapsed:.1f} s in all; "
           f"{connections} connections open at the end")
     assert errors == [], errors[:5]
+    assert len(outcomes) < 4 * MAX_PER_THREAD, "the requests ran out before the servers were on the last build"
     assert len(set(builds)) == 3 and builds[0] in schemas_then, "the first build was dropped while served"
     assert builds[0] not in _schemas(dsn) and len(_schemas(dsn)) == 2, "an unused build was kept"
     assert all(sum(o[0] == url for o in during) >= 10 for _, url in servers), "too little overlap to test anything"
