@@ -26,7 +26,8 @@ from eval.unanswerable import remove_answers
 from qa.config import config_from_settings
 from qa.engine import Engine
 from qa.pipeline import answer
-from qa.reader import load_reader, passage_text
+from qa.reader import load_reader
+from qa.rerank import reader_order, reader_text
 
 DEPTH = 5
 CANDIDATES = (1, 2, 3, 4, 5)
@@ -38,9 +39,7 @@ def collect(engine: Engine, reader, questions: list[EvalQuestion], group: str, p
     rows = []
     for q in questions:
         a = answer(q.question, engine, top_k=DEPTH)
-        titles = [(engine.store.document(c.doc_id).title if engine.store.document(c.doc_id) else "")
-                  for c in a.citations]
-        logits = reader.logits(q.question, [passage_text(t, c.text) for t, c in zip(titles, a.citations)])
+        logits = reader.logits(q.question, [reader_text(engine.store, c.doc_id, c.text) for c in a.citations])
         rows.append({"group": group, "positive": positive, "lang": q.lang, "answerable": q.answerable,
                      "support_ok": not a.abstained, "scores": [c.score for c in a.citations],
                      "logits": [round(float(x), 4) for x in logits],
@@ -53,8 +52,7 @@ def decide(row: dict, n: int, weight: float) -> tuple[bool, float]:
     if not row["logits"]:
         return False, -99.0
     logits = np.array(row["logits"][:n])
-    combined = logits + weight * np.array(row["scores"][:n])
-    top = int(np.argmax(combined))
+    top = int(reader_order(logits, row["scores"][:n], weight)[0])  # the rule qa.rerank applies
     return bool(row["gold"][top]), float(logits.max())
 
 

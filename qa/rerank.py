@@ -17,14 +17,21 @@ class Judged:
     best: float  # highest logit among the candidates: does any of them answer the question?
 
 
+def reader_text(store, doc_id: str, sentence: str) -> str:
+    """What the reader reads for a sentence of `doc_id`: the sentence under its document's title."""
+    doc = store.document(doc_id)
+    return passage_text(doc.title if doc else "", sentence)
+
+
 def candidate_texts(ranked: list[ScoredSentence], store, n: int) -> list[str]:
-    """What the reader reads for each of the first `n` candidates (sentence under its title)."""
-    texts = []
-    for s in ranked[:n]:
-        sent = store.sentences[s.sentence_id]
-        doc = store.document(sent.doc_id)
-        texts.append(passage_text(doc.title if doc else "", sent.text))
-    return texts
+    """What the reader reads for each of the first `n` candidates."""
+    return [reader_text(store, sent.doc_id, sent.text) for sent in (store.sentences[s.sentence_id] for s in ranked[:n])]
+
+
+def reader_order(logits: np.ndarray, scores, weight: float) -> np.ndarray:
+    """Candidate positions by reader logit + weight x pipeline score, best first (ties keep pipeline order)."""
+    combined = np.asarray(logits, dtype=np.float32) + weight * np.asarray(scores, dtype=np.float32)
+    return np.argsort(-combined, kind="stable")
 
 
 def rerank(question: str, ranked: list[ScoredSentence], store, reader, *, candidates: int,
@@ -35,8 +42,7 @@ def rerank(question: str, ranked: list[ScoredSentence], store, reader, *, candid
     """
     top = ranked[:candidates]
     logits = reader.logits(question, candidate_texts(ranked, store, candidates))
-    combined = logits + weight * np.array([s.score for s in top], dtype=np.float32)
-    order = np.argsort(-combined, kind="stable")
+    order = reader_order(logits, [s.score for s in top], weight)
     judged = Judged(tuple(round(float(logits[i]), 4) for i in order), float(logits.max()))
     moved = [replace(top[i], score=slot.score) for i, slot in zip(order, top)]
     return moved + ranked[candidates:], judged
