@@ -65,7 +65,8 @@ def question_pairs(q: dict, title: str, spans, rng: random.Random, max_negatives
             return []
         first = min(gold)
         near = [i for i in (first - 1, max(gold) + 1) if 0 <= i < len(spans) and i not in gold]
-        far = [i for i in _overlap_order(q["question"], texts, gold | set(near))][:1]
+        # the most word-sharing other sentences: one at the default 3 negatives, more when more are asked
+        far = [i for i in _overlap_order(q["question"], texts, gold | set(near))][: max(1, max_negatives - 2)]
         return [make(first, 1)] + [make(i, 0) for i in (near + far)[:max_negatives]]
     order = _overlap_order(q["question"], texts, set())
     chosen = order[: max_negatives - 1]

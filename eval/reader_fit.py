@@ -39,8 +39,10 @@ def collect(engine: Engine, reader, questions: list[EvalQuestion], group: str, p
     rows = []
     for q in questions:
         a = answer(q.question, engine, top_k=DEPTH)
-        logits = reader.logits(q.question, [reader_text(engine.store, c.doc_id, c.text) for c in a.citations])
+        texts = [reader_text(engine.store, c.doc_id, c.text) for c in a.citations]
+        logits = reader.logits(q.question, texts) if reader is not None else []
         rows.append({"group": group, "positive": positive, "lang": q.lang, "answerable": q.answerable,
+                     "question": q.question, "texts": texts,
                      "support_ok": not a.abstained, "scores": [c.score for c in a.citations],
                      "logits": [round(float(x), 4) for x in logits],
                      "gold": [bool(q.answers) and contains_gold(c.text, q.answers) for c in a.citations]})
@@ -117,13 +119,16 @@ def gather(engine_for, reader, shared: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--rows", type=Path, default=Path("eval-out/reader-rows.json"),
-                        help="collected rows (reused if present: delete to recollect)")
-    parser.add_argument("--reader", default="bundled")
+    parser.add_argument("--rows", type=Path, default=Path("eval-out/reader-rows-v3.json"),
+                        help="the pipeline's rows (reused if present, logits recomputed: delete to recollect)")
+    parser.add_argument("--reader", default="bundled", help="'bundled', a model folder, or 'off' (rows without logits)")
     parser.add_argument("--max-false", type=float, default=0.08)
     args = parser.parse_args()
-    if args.rows.exists():
+    if args.rows.exists():  # the pipeline's rows; the reader's logits are computed again from their texts
         rows = json.loads(args.rows.read_text())
+        reader = load_reader(args.reader)
+        for r in rows:
+            r["logits"] = [round(float(x), 4) for x in reader.logits(r["question"], r["texts"])] if reader else []
     else:
         from index.embedders import make_embedder
         from qa.indexing import build_options
@@ -133,7 +138,7 @@ def main() -> None:
         embedder = SharedQueries(make_embedder(settings.embedder, **settings.embedder_options()), size=10_000)
         opts = build_options(settings, False)
         config = replace(config_from_settings(settings), reader_candidates=DEPTH)
-        reader = load_reader(args.reader, threads=settings.reader_threads)
+        reader = load_reader(args.reader)
         rows = gather(lambda p: Engine(embedder, config, index_passages(p, embedder, opts).store), reader, args.shared)
         args.rows.parent.mkdir(parents=True, exist_ok=True)
         args.rows.write_text(json.dumps(rows))

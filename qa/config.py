@@ -40,8 +40,11 @@ class AnswerConfig:
     # The learned reader (qa/reader.py): it reorders the first `reader_candidates` sentences by its logit
     # plus `reader_weight` x their pipeline score, and a best logit under the language's threshold
     # abstains (fitted by `python -m eval.reader_fit`, docs/reader.md).
-    reader_candidates: int = 3
-    reader_weight: float = 0.0
+    # Defaults from `python -m eval.reader_fit` (docs/reader.md): two candidates, weight 8, and no
+    # abstention from the reader (a threshold that catches IDK-MRC's unanswerable questions also
+    # refuses Belebele's answerable ones, which need inference rather than one answering sentence).
+    reader_candidates: int = 2
+    reader_weight: float = 8.0
     reader_threshold_id: float = -99.0
     reader_threshold_en: float = -99.0
     max_question_tokens: int = 256  # model tokens, specials included (QA_MAX_QUESTION_TOKENS)

