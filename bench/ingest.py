@@ -5,7 +5,9 @@ characters) as .txt files (title line, blank line, text), then in one process an
 passages: embeds the passage texts once as plain e5 passages (the raw rate), runs the whole
 `qa index` build into a fresh folder (the index rate), and embeds the passages again (the raw
 rate drifts on a shared machine, so it is taken before and after). Prints the passages/s of
-each, the ratio (the target is at least 0.5) and where the build's time went.
+each, the ratio (the target is at least 0.5) and where the build's time went. With
+`--chunk-vectors own,sentences` it builds both ways (a pass per chunk, the default recipe v5; or
+chunks made from their sentences' passes, v6) in one run, each between two raw-rate measurements.
 """
 from __future__ import annotations
 
@@ -65,38 +67,48 @@ def passes_ab(embedder, docs: Path, rounds: int) -> dict:
     return {"texts": len(texts), **times}
 
 
+def build_once(settings: Settings, embedder, docs: Path, folder: Path, chunk_vectors: str) -> dict:
+    """Run the whole `qa index` build of `docs` into `folder` with this chunk-vector recipe; its figures."""
+    run = settings.model_copy(update={"index_dir": folder, "chunk_vectors": chunk_vectors})
+    t0 = time.perf_counter()
+    summary = index_documents(run, [docs], rebuild=True, embedder=embedder, show_progress=False)
+    seconds = time.perf_counter() - t0
+    manifest = json.loads(next((folder / "builds").glob("*/manifest.json")).read_text())
+    return {"index_seconds": round(seconds, 2), "recipe": manifest["embed_recipe"],
+            "embedded_texts": manifest["embedded_texts"], "counts": manifest["counts"],
+            "phases_s": manifest.get("phase_seconds", {}), "summary": summary}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=400)
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     parser.add_argument("--ab-rounds", type=int, default=0, help="also time two passes against one, alternating")
+    parser.add_argument("--chunk-vectors", default=None,
+                        help="QA_CHUNK_VECTORS of the builds, comma-separated (e.g. own,sentences: both in one run, "
+                             "each between two raw-rate measurements) [default: the configured one]")
     args = parser.parse_args()
     settings = Settings()
+    args.chunk_vectors = args.chunk_vectors or settings.chunk_vectors
     embedder = settings.make_embedder()
     with tempfile.TemporaryDirectory(prefix="qa-ingest-") as tmp:
         docs = Path(tmp) / "docs"
         docs.mkdir()
         texts = write_passages(docs, args.passages, args.shared)
         embedder.embed_passages(texts[:8])  # warm-up: page in the model
-        before = raw_rate(embedder, texts)
-        run = settings.model_copy(update={"index_dir": Path(tmp) / "index"})
-        t0 = time.perf_counter()
-        summary = index_documents(run, [docs], rebuild=True, embedder=embedder, show_progress=False)
-        index_s = time.perf_counter() - t0
-        after = raw_rate(embedder, texts)
-        manifest = json.loads(next((Path(tmp) / "index" / "builds").glob("*/manifest.json")).read_text())
+        raws, builds = [raw_rate(embedder, texts)], {}
+        for kind in args.chunk_vectors.split(","):
+            builds[kind] = build_once(settings, embedder, docs, Path(tmp) / f"index-{kind}", kind)
+            raws.append(raw_rate(embedder, texts))
+            raw = (raws[-2] + raws[-1]) / 2  # the raw rate drifts on a shared machine: taken on both sides
+            builds[kind] = {"raw_passages_per_s": [round(raws[-2], 2), round(raws[-1], 2)],
+                            "index_passages_per_s": round(len(texts) / builds[kind]["index_seconds"], 2),
+                            "ratio": round(len(texts) / builds[kind]["index_seconds"] / raw, 3), **builds[kind]}
         ab = passes_ab(embedder, docs, args.ab_rounds) if args.ab_rounds else None
-    raw = (before + after) / 2
-    report = {
-        "passages": len(texts), "engine": getattr(embedder, "engine", None), "threads": settings.embed_threads,
-        "raw_passages_per_s": [round(before, 2), round(after, 2)],
-        "index_seconds": round(index_s, 2), "index_passages_per_s": round(len(texts) / index_s, 2),
-        "ratio": round(len(texts) / index_s / raw, 3),
-        "embedded_texts": manifest["embedded_texts"], "counts": manifest["counts"],
-        "phases_s": manifest.get("phase_seconds", {}), "summary": summary,
-        **({"passes_ab_s": ab} if ab else {}),
-    }
+    first = next(iter(builds.values()))
+    report = {"passages": len(texts), "engine": getattr(embedder, "engine", None), "threads": settings.embed_threads,
+              **first, **({"builds": builds} if len(builds) > 1 else {}), **({"passes_ab_s": ab} if ab else {})}
     text = json.dumps(report, indent=2, ensure_ascii=False)
     print(text)
     if args.out:

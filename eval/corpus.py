@@ -13,7 +13,7 @@ from index.build import BuildOptions, build_store
 from index.documents import checksum
 from index.embedders import Embedder
 from index.errors import StoreError
-from index.manifest import EMBED_RECIPE, FORMAT_VERSION
+from index.manifest import FORMAT_VERSION, recipe_for
 from index.store import IndexStore
 from index.types import Document
 
@@ -50,10 +50,11 @@ def to_documents(passages: tuple[EvalPassage, ...] | list[EvalPassage]) -> list[
             for p in sorted(passages, key=lambda p: p.id)]
 
 
-def cache_key(documents: list[Document], embedder_id: str, opts: BuildOptions) -> str:
+def cache_key(documents: list[Document], embedder: Embedder, opts: BuildOptions) -> str:
     """sha256 over every document and everything that changes the built vectors or indexes."""
     h = hashlib.sha256()
-    recipe = [FORMAT_VERSION, EMBED_RECIPE, embedder_id, opts.chunk_size, opts.chunk_overlap, opts.dense_kind]
+    recipe = [FORMAT_VERSION, recipe_for(embedder, opts.chunk_vectors), embedder.id, opts.chunk_size,
+              opts.chunk_overlap, opts.dense_kind]
     h.update(json.dumps(recipe).encode())
     for d in documents:
         h.update(json.dumps([d.doc_id, d.title, d.checksum]).encode())
@@ -64,7 +65,7 @@ def index_passages(passages, embedder: Embedder, opts: BuildOptions,
                    cache_dir: Path = DEFAULT_CACHE) -> BuiltIndex:
     """Load the cached index of these passages, or build and cache it."""
     documents = to_documents(passages)
-    path = Path(cache_dir) / cache_key(documents, embedder.id, opts)
+    path = Path(cache_dir) / cache_key(documents, embedder, opts)
     try:
         store = store_io.load(path, embedder_id=embedder.id)
         log.info("using cached evaluation index %s", path)

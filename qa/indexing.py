@@ -26,7 +26,8 @@ NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
 def build_options(settings: Settings, show_progress: bool = True) -> BuildOptions:
     """Build options from settings."""
     return BuildOptions(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
-                        dense_kind=settings.dense_kind, show_progress=show_progress)
+                        chunk_vectors=settings.chunk_vectors, dense_kind=settings.dense_kind,
+                        show_progress=show_progress)
 
 
 def uploads_dir(settings: Settings) -> Path:

@@ -21,10 +21,14 @@ def run_json(*args: str, timeout: int) -> dict:
 
 
 def test_ingest_reports_both_rates_on_the_same_passages():
-    report = run_json(str(ROOT / "bench" / "ingest.py"), "--passages", "6", timeout=300)
+    report = run_json(str(ROOT / "bench" / "ingest.py"), "--passages", "6", "--chunk-vectors", "own,sentences",
+                      timeout=300)
     assert report["passages"] == 6 and report["counts"]["documents"] == 6
     assert all(rate > 0 for rate in report["raw_passages_per_s"]) and report["index_passages_per_s"] > 0
     assert 0 < report["ratio"] and set(report["phases_s"]) == {"passages", "vocabulary", "rest"}
+    own, composed = report["builds"]["own"], report["builds"]["sentences"]
+    assert own["recipe"].startswith("v5") and composed["recipe"].startswith("v6")  # the one-pass engine's recipes
+    assert composed["counts"] == own["counts"] and composed["embedded_texts"] < own["embedded_texts"]
 
 
 @pytest.mark.slow
