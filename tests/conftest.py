@@ -15,7 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
-from postgres_server import pg_engine, pg_settings, postgres_dsn  # noqa: F401 (fixtures: a throwaway PostgreSQL)
+from postgres_server import pg_engine, pg_settings, postgres_dsn, store_settings  # noqa: F401 (a throwaway PostgreSQL)
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -113,22 +114,27 @@ def fresh_database(dsn: str, name: str) -> str:
 
 def indexed_settings(reference_settings, dsn: str, embedder, index_dir: Path):
     """Settings with QA_STORE=postgres at `dsn`, the bundled corpus indexed into it (the reference's vectors reused)."""
+    shutil.copytree(reference_settings.index_dir, index_dir, dirs_exist_ok=True)
+    return in_postgres(reference_settings.model_copy(update={"index_dir": index_dir}), dsn, embedder)
+
+
+def in_postgres(settings, dsn: str, embedder):
+    """`settings` with QA_STORE=postgres at `dsn`, its index_dir's documents indexed into it (vectors reused)."""
     from pydantic import SecretStr
 
     from qa.indexing import index_documents
 
-    shutil.copytree(reference_settings.index_dir, index_dir, dirs_exist_ok=True)
-    settings = reference_settings.model_copy(update={"index_dir": index_dir, "store": "postgres",
-                                                     "database_url": SecretStr(dsn)})
+    settings = settings.model_copy(update={"store": "postgres", "database_url": SecretStr(dsn)})
     index_documents(settings, None, embedder=embedder, show_progress=False)
     return settings
 
 
 def loaded_engine(settings, embedder):
-    """An answering engine over the build that `settings` names in PostgreSQL."""
+    """An answering engine over the build that `settings` names (in PostgreSQL, or FAISS files)."""
     from qa.engine import Engine, config_from_settings
 
-    engine = Engine(embedder, config_from_settings(settings), database_url=settings.database_dsn())
+    engine = Engine(embedder, config_from_settings(settings), database_url=settings.database_dsn(),
+                    pool_size=settings.database_pool_size, pool_timeout_s=settings.database_timeout_s)
     engine.load(settings.index_dir)
     return engine
 
@@ -144,3 +150,12 @@ def pg_settings(reference_settings, postgres_dsn, embedder, tmp_path_factory):
 def pg_engine(pg_settings, embedder):
     """An answering engine over the bundled corpus in PostgreSQL (the `engine` fixture's twin)."""
     return loaded_engine(pg_settings, embedder)
+
+
+@pytest.fixture
+def store_settings(request, private_settings, embedder):
+    """`private_settings`; with param "postgres" (indirect), its index also in a database of its own."""
+    if getattr(request, "param", "faiss") == "faiss":
+        return private_settings
+    name = f"private_{uuid.uuid4().hex[:12]}"
+    return in_postgres(private_settings, fresh_database(request.getfixturevalue("postgres_dsn"), name), embedder)
