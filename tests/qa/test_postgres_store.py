@@ -121,7 +121,7 @@ def test_a_build_a_server_still_answers_from_is_not_dropped(own, embedder):
         index_documents(own.settings, None, embedder=embedder, show_progress=False)
     assert held.schema in _schemas(dsn)
     assert answer(QUESTIONS[0], old_store_engine(own.engine, held)).citations
-    held.conn.close()  # the servers move on: the next build drops it
+    held.close()  # the servers move on: the next build drops it
     assert own.engine.reload_if_changed(own.settings.index_dir)
     index_documents(own.settings, None, embedder=embedder, show_progress=False)
     assert held.schema not in _schemas(dsn)
