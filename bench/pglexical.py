@@ -19,8 +19,6 @@ R@1 (first citation's document is the gold passage), p50 ms per answer and per c
 """
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import sys
 import time
@@ -30,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from eval.corpus import index_passages  # noqa: E402
 from eval.datasets import load_dataset  # noqa: E402
@@ -38,8 +36,8 @@ from index import pgconn, pgstore  # noqa: E402
 from index.build import BuildOptions  # noqa: E402
 from index.embedders import make_embedder  # noqa: E402
 from index.lexical import tokenize  # noqa: E402
+from pgstore_parity import command, compare  # noqa: E402  (bench/pgstore_parity.py)
 from qa.engine import Engine, config_from_settings  # noqa: E402
-from qa.pipeline import answer  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 TERMS = "SELECT t.pos, sum(t.score) FROM unnest(%s::text[]) q(term) JOIN {s}.chunk_terms t USING (term) GROUP BY t.pos"
@@ -115,41 +113,17 @@ def run(dataset: Path, dsn: str, limit: int | None) -> dict:
     config = config_from_settings(Settings(_env_file=None))
     engines = {k: Engine(embedder, config, store=s) for k, s in stores.items()}
     questions = data.questions[:limit]
-    hits, ms, same = {k: 0 for k in engines}, {k: [] for k in engines}, {k: 0 for k in engines}
-    for q in questions:
-        cited = {}
-        for name, engine in engines.items():
-            t = time.perf_counter()
-            ans = answer(q.question, engine)
-            ms[name].append((time.perf_counter() - t) * 1000)
-            cited[name] = [(c.doc_id, c.start, c.end) for c in ans.citations]
-            hits[name] += bool(q.answerable and cited[name] and cited[name][0][0] == q.passage_id)
-        for name in engines:
-            same[name] += cited[name] == cited["faiss"]
+    tally = compare(engines, questions)
     answerable = max(1, sum(q.answerable for q in questions))
     return {"dataset": dataset.name, "questions": len(questions), "chunks": len(store.chunks),
-            **{name: {"same_citations": same[name], "r@1": round(hits[name] / answerable, 4),
-                      "p50_ms_answer": round(statistics.median(ms[name]), 1),
+            **{name: {"same_citations": t["same"], "r@1": round(t["hits"] / answerable, 4),
+                      "p50_ms_answer": round(statistics.median(t["ms"]), 1),
                       "p50_ms_chunk_lexical": round(statistics.median(stores[name].calls_ms), 2)}
-               for name in engines}}
+               for name, t in tally.items()}}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", type=Path)
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--dsn", default=None, help="a database to write into; default: a throwaway server")
-    args = parser.parse_args()
-    if args.dsn:
-        print(json.dumps(run(args.dataset, args.dsn, args.limit), indent=2))
-        return
-    from postgres_server import PostgresServer
-
-    server = PostgresServer().start()
-    try:
-        print(json.dumps(run(args.dataset, server.dsn, args.limit), indent=2))
-    finally:
-        server.stop()
+    command(run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
