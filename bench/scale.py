@@ -25,6 +25,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -145,16 +146,20 @@ def serve_and_ask(envs: list[dict], questions: list[str]) -> list[dict]:
     keeps the sizes comparable. Also each server's RSS after the questions, and its first
     citation for each question.
     """
-    procs, urls = [], []
+    procs, urls, logs = [], [], []
     try:
         for extra in envs:
             port = free_port()
             env = {**os.environ, "QA_RELOAD_INTERVAL_S": "0", **extra}
+            logs.append(tempfile.NamedTemporaryFile("w+", prefix="scale-serve-", suffix=".log"))
             procs.append(subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)], cwd=ROOT,
-                                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                                          env=env, stdout=logs[-1], stderr=subprocess.STDOUT))
             urls.append(f"http://127.0.0.1:{port}")
-        for url, proc in zip(urls, procs):
-            wait_ready(url, proc, timeout=900)
+        for url, proc, log in zip(urls, procs, logs):
+            try:
+                wait_ready(url, proc, timeout=900)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}; its log ends:\n{Path(log.name).read_text()[-3000:]}") from None
         times: list[list[float]] = [[] for _ in urls]
         firsts: list[list] = [[] for _ in urls]
         with httpx.Client(timeout=120) as client:
@@ -174,6 +179,8 @@ def serve_and_ask(envs: list[dict], questions: list[str]) -> list[dict]:
             proc.terminate()
         for proc in procs:
             proc.wait(60)
+        for log in logs:
+            log.close()
 
 
 def serve_rows(rows: list[dict], envs: list[dict], questions: list[str]) -> None:

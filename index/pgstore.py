@@ -180,7 +180,11 @@ def load(dsn: str, *, embedder_id: str | None = None, vector_space: str | None =
     Queries then use a pool of up to `pool_size` connections; a query waits up to `timeout_s` for one.
     """
     with pgconn.connect(dsn, autocommit=True) as conn:  # holds the build until the pool's connections do
-        name, (manifest, vocab, vocab_vectors, chunk_sparse, sentence_sparse), rec = _read_live(conn)
+        try:
+            name, (manifest, vocab, vocab_vectors, chunk_sparse, sentence_sparse), rec = _read_live(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"reading the index from PostgreSQL failed ({pgconn.oneline(exc)}); check the "
+                             "server's log, or rebuild with `qa index`") from None
         manifest = Manifest.model_validate(manifest)
         same_space = vector_space is not None and manifest.vector_space == vector_space
         if embedder_id is not None and manifest.embedder_id != embedder_id and not same_space:
@@ -207,7 +211,7 @@ def _read_live(conn) -> tuple[str, tuple, dict]:
             raise StoreError("no index in the database; run `qa index` with QA_STORE=postgres") from None
         pgconn.hold(conn, name)  # see _drop_old
         register_vector(conn)  # after: a database without a build may lack the extension
-        meta = conn.execute(f"SELECT * FROM {name}.meta").fetchone()
+        meta = tuple(_meta(conn, name))
         rec = {"documents": [dict(zip(("doc_id", "title", "text", "checksum", "pages"), r)) for r in conn.execute(
                    f"SELECT doc_id, title, text, checksum, pages FROM {name}.documents ORDER BY pos")],
                "sentences": conn.execute(f"SELECT doc_id, idx, start_char, end_char, paragraph "
@@ -215,6 +219,13 @@ def _read_live(conn) -> tuple[str, tuple, dict]:
                "chunks": conn.execute(f"SELECT doc_id, sentence_idx, start_char, end_char "
                                       f"FROM {name}.chunks ORDER BY pos").fetchall()}
     return name, meta, rec
+
+
+def _meta(conn, name: str):
+    """The meta row's columns, one query each, in binary: as hex text the two latent-term blobs of 100k chunks
+    (560 MB) passed PostgreSQL's 1 GB limit on one message (ProgramLimitExceeded)."""
+    for column in ("manifest", "vocab", "vocab_vectors", "chunk_sparse", "sentence_sparse"):
+        yield conn.execute(f"SELECT {column} FROM {name}.meta", binary=True).fetchone()[0]
 
 
 def _sparse(blob: bytes | None) -> sparse.csr_matrix | None:
