@@ -15,8 +15,8 @@ import httpx
 import pytest
 import uvicorn
 
-from postgres_server import (pg_engine, pg_settings, postgres_dsn, postgres_server,  # noqa: F401 (fixtures:
-                             store_settings)  # a throwaway PostgreSQL)
+from postgres_server import (  # noqa: F401 (fixtures: a throwaway PostgreSQL)
+    pg_engine, pg_settings, postgres_dsn, postgres_server, store_settings)
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
