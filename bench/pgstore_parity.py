@@ -41,39 +41,52 @@ def run(dataset: Path, dsn: str, limit: int | None) -> dict:
     engines = {"faiss": Engine(embedder, config, store=store),
                "postgres": Engine(embedder, config, store=pgstore.load(dsn, embedder_id=embedder.id))}
     questions = data.questions[:limit]
-    hits, ms, same = {k: 0 for k in engines}, {k: [] for k in engines}, 0
+    tally = compare(engines, questions)
+    answerable = sum(q.answerable for q in questions)
+    return {"dataset": dataset.name, "questions": len(questions), "chunks": len(store.chunks),
+            "write_to_postgres_s": round(write_s, 2), "same_citations": tally["postgres"]["same"],
+            **{f"r@1_{k}": round(tally[k]["hits"] / max(1, answerable), 4) for k in engines},
+            **{f"p50_ms_{k}": round(statistics.median(tally[k]["ms"]), 1) for k in engines}}
+
+
+def compare(engines: dict[str, Engine], questions) -> dict[str, dict]:
+    """Each engine answers every question, in turn; per engine: answers citing what "faiss" cites (`same`),
+    R@1 hits (first citation's document is the gold passage) and milliseconds per answer."""
+    tally = {k: {"same": 0, "hits": 0, "ms": []} for k in engines}
     for q in questions:
         cited = {}
         for name, engine in engines.items():
             t = time.perf_counter()
             ans = answer(q.question, engine)
-            ms[name].append((time.perf_counter() - t) * 1000)
+            tally[name]["ms"].append((time.perf_counter() - t) * 1000)
             cited[name] = [(c.doc_id, c.start, c.end) for c in ans.citations]
-            hits[name] += bool(q.answerable and cited[name] and cited[name][0][0] == q.passage_id)
-        same += cited["faiss"] == cited["postgres"]
-    answerable = sum(q.answerable for q in questions)
-    return {"dataset": dataset.name, "questions": len(questions), "chunks": len(store.chunks),
-            "write_to_postgres_s": round(write_s, 2), "same_citations": same,
-            **{f"r@1_{k}": round(hits[k] / max(1, answerable), 4) for k in engines},
-            **{f"p50_ms_{k}": round(statistics.median(ms[k]), 1) for k in engines}}
+            tally[name]["hits"] += bool(q.answerable and cited[name] and cited[name][0][0] == q.passage_id)
+        for name in engines:
+            tally[name]["same"] += cited[name] == cited["faiss"]
+    return tally
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def command(run_fn, description: str) -> None:
+    """The command line of this bench and bench/pglexical.py: run_fn(dataset, dsn, limit) on a throwaway server or --dsn."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--dsn", default=None, help="a database to write into; default: a throwaway server")
     args = parser.parse_args()
     if args.dsn:
-        print(json.dumps(run(args.dataset, args.dsn, args.limit), indent=2))
+        print(json.dumps(run_fn(args.dataset, args.dsn, args.limit), indent=2))
         return
     from postgres_server import PostgresServer
 
     server = PostgresServer().start()
     try:
-        print(json.dumps(run(args.dataset, server.dsn, args.limit), indent=2))
+        print(json.dumps(run_fn(args.dataset, server.dsn, args.limit), indent=2))
     finally:
         server.stop()
+
+
+def main() -> None:
+    command(run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

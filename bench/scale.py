@@ -11,7 +11,8 @@ size and for flat and HNSW it records the build time (replayed embedding exclude
 real embedding would take at the rate measured on the seeds is printed beside it), the size
 on disk, and, with one `qa serve` per index, all running at once and asked each question in
 turn (this machine's speed drifts between minutes), the round trip of `--queries` TyDi
-questions over HTTP (median, p95) and each server's RSS. The target: at 100k chunks the median
+questions over HTTP (median, p95), each server's RSS and how often its first citation is
+the first server's. bench/pgscale.py serves the same corpora from PostgreSQL. The target: at 100k chunks the median
 at most 3x the median at 1k.
 """
 from __future__ import annotations
@@ -24,6 +25,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -137,38 +139,91 @@ def synthetic(n_chunks: int, seeds: dict, docs: list[Document], rng: random.Rand
     return out
 
 
-def serve_and_ask(index_dirs: list[Path], questions: list[str]) -> list[dict]:
-    """Round trips of `questions` against one `qa serve` per index, asked in turn question by question.
+def serve_and_ask(envs: list[dict], questions: list[str]) -> list[dict]:
+    """Round trips of `questions` against one `qa serve` per environment (QA_INDEX_DIR...), asked in turn.
 
     This machine's speed drifts between minutes; asking every server each question in turn
-    keeps the sizes comparable. Also each server's RSS after the questions.
+    keeps the sizes comparable. Also each server's RSS after the questions, and its first
+    citation for each question.
     """
-    procs, urls = [], []
+    procs, urls, logs = [], [], []
     try:
-        for index_dir in index_dirs:
+        for extra in envs:
             port = free_port()
-            env = {**os.environ, "QA_INDEX_DIR": str(index_dir), "QA_RELOAD_INTERVAL_S": "0"}
+            env = {**os.environ, "QA_RELOAD_INTERVAL_S": "0", **extra}
+            logs.append(tempfile.NamedTemporaryFile("w+", prefix="scale-serve-", suffix=".log"))
             procs.append(subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--port", str(port)], cwd=ROOT,
-                                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                                          env=env, stdout=logs[-1], stderr=subprocess.STDOUT))
             urls.append(f"http://127.0.0.1:{port}")
-        for url, proc in zip(urls, procs):
-            wait_ready(url, proc, timeout=900)
+        for url, proc, log in zip(urls, procs, logs):
+            try:
+                wait_ready(url, proc, timeout=900)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}; its log ends:\n{Path(log.name).read_text()[-3000:]}") from None
         times: list[list[float]] = [[] for _ in urls]
+        firsts: list[list] = [[] for _ in urls]
         with httpx.Client(timeout=120) as client:
             warm = questions[:10]
             for i, q in enumerate(warm + questions):
-                for url, out in zip(urls, times):
+                for url, out, first in zip(urls, times, firsts):
                     t0 = time.perf_counter()
-                    client.post(url + "/api/chat", json={"question": q}).raise_for_status()
+                    r = client.post(url + "/api/chat", json={"question": q})
+                    r.raise_for_status()
                     if i >= len(warm):
                         out.append((time.perf_counter() - t0) * 1000)
+                        first.append(next(((c["doc_id"], c["start"]) for c in r.json()["citations"]), None))
         return [{"median_ms": round(statistics.median(t), 1), "p95_ms": round(percentile(t, 95), 1),
-                 "rss_mb": round(rss_mb(proc.pid), 1)} for t, proc in zip(times, procs)]
+                 "rss_mb": round(rss_mb(proc.pid), 1), "firsts": f} for t, f, proc in zip(times, firsts, procs)]
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(60)
+        for log in logs:
+            log.close()
+
+
+def serve_rows(rows: list[dict], envs: list[dict], questions: list[str]) -> None:
+    """Serve each row's index (its environment in `envs`), ask `questions`, add the figures to the row.
+
+    `same_first_citation_as_flat`: share of questions whose first citation is the one the exact
+    (flat FAISS) index of the same size gives.
+    """
+    for row, served in zip(rows, serve_and_ask(envs, questions)):
+        row.update(served)
+    flat = {r["size"]: r["firsts"] for r in rows if r["dense"] == "flat"}
+    for row in rows:
+        firsts = row.pop("firsts")
+        row["same_first_citation_as_flat"] = round(sum(a == b for a, b in zip(firsts, flat[row["size"]])) / len(firsts), 3)
+
+
+def arguments(description: str, sizes: str) -> argparse.ArgumentParser:
+    """The options bench/scale.py and bench/pgscale.py share."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--sizes", default=sizes, help="chunks per corpus, comma-separated")
+    parser.add_argument("--seed-passages", type=int, default=300)
+    parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--work", type=Path, default=ROOT / ".qa-cache" / "scale")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    return parser
+
+
+def inputs(args) -> tuple[list[Document], dict, list[str]]:
+    """The seed passages, their cached vectors and the TyDi questions to ask."""
+    docs = seed_passages(args.seed_passages, args.shared)
+    seeds = embed_seeds(docs, args.work.parent / f"scale-seed-{args.seed_passages}.pkl")
+    questions = [q.question for q in load_dataset(args.shared / "tydiqa-id").questions][: args.queries]
+    return docs, seeds, questions
+
+
+def report(rows: list[dict], docs: list[Document], seeds: dict, out: Path | None, **extra) -> None:
+    """Print the JSON report (and write it to `out`)."""
+    text = json.dumps({"seed_passages": len(docs), "seed_rate_passages_per_s": round(float(seeds["rate"]), 1),
+                       "rows": rows, **extra}, indent=2)
+    print(text)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
 
 
 def du_mb(path: Path) -> float:
@@ -201,28 +256,13 @@ def build(n: int, seeds: dict, docs: list[Document], out_dir: Path) -> list[dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,100000", help="chunks per corpus, comma-separated")
-    parser.add_argument("--seed-passages", type=int, default=300)
-    parser.add_argument("--queries", type=int, default=60)
-    parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--work", type=Path, default=ROOT / ".qa-cache" / "scale")
-    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
-    args = parser.parse_args()
-    docs = seed_passages(args.seed_passages, args.shared)
-    seeds = embed_seeds(docs, args.work.parent / f"scale-seed-{args.seed_passages}.pkl")
-    questions = [q.question for q in load_dataset(args.shared / "tydiqa-id").questions][: args.queries]
+    args = arguments(__doc__.splitlines()[0], "1000,10000,100000").parse_args()
+    docs, seeds, questions = inputs(args)
     rows = [r for n in map(int, args.sizes.split(",")) for r in build(n, seeds, docs, args.work)]
-    for row, served in zip(rows, serve_and_ask([Path(r.pop("index_dir")) for r in rows], questions)):
-        row.update(served)
+    serve_rows(rows, [{"QA_INDEX_DIR": r.pop("index_dir")} for r in rows], questions)
     medians = {(r["size"], r["dense"]): r["median_ms"] for r in rows}
-    report = {"seed_passages": len(docs), "seed_rate_passages_per_s": round(float(seeds["rate"]), 1), "rows": rows,
-              "largest_over_smallest_median": {
-                  kind: round(medians[max(medians)[0], kind] / medians[min(medians)[0], kind], 2) for kind in ("flat", "hnsw")}}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    report(rows, docs, seeds, args.out, largest_over_smallest_median={
+        kind: round(medians[max(medians)[0], kind] / medians[min(medians)[0], kind], 2) for kind in ("flat", "hnsw")})
 
 
 if __name__ == "__main__":

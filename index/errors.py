@@ -31,3 +31,7 @@ class StorageError(IndexingError):
     def __init__(self, message: str, *, no_space: bool = False):
         super().__init__(message)
         self.no_space = no_space
+
+
+class StoreUnavailable(StoreError):
+    """The index's database can't be reached right now (a restart, a failover); retrying later can succeed."""

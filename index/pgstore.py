@@ -7,18 +7,20 @@ written in ONE transaction that also moves the pointer, so readers see the old b
 commits; the previous build stays (keep=2) so a server still on it keeps answering until it reloads.
 Postgres supplies dense candidates and similarities; texts, BM25 (bm25s over the texts, rebuilt at load:
 same scores as the FAISS store, so fusion is unchanged) and the vocabulary are held in process.
+Queries go through a psycopg_pool pool: a connection the database dropped (a restart, a failover) is
+replaced, and a query that met one is retried once on a fresh one; while none can be had, StoreUnavailable.
 """
 from __future__ import annotations
 
 import io
 import json
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
+from index import pgconn
 from index.errors import StoreError
 from index.lexical import LexicalIndex
 from index.manifest import Manifest
@@ -27,12 +29,12 @@ from index.store import IndexStore, from_records, records
 try:
     import psycopg
     from pgvector.psycopg import register_vector
-except ImportError:  # optional: only QA_STORE=postgres needs it
+except ImportError:  # optional: only QA_STORE=postgres needs it (pgconn says how to install it)
     psycopg = None
 
 PREFIX = "qa_build_"
-HOLD = "hashtext('qa_build')"  # advisory lock class: (HOLD, hashtext(schema)) held shared by each server on it
-INSTALL = "install the postgres extra: pip install 'qa-indonesia[postgres]'"
+# pgvector's default, 40, missed the true nearest chunk for 6-7 of 60 questions at 10k chunks; 100: 1 (bench/pgrecall.py)
+EF_SEARCH = 100
 TABLES = """
 CREATE TABLE {s}.meta (manifest jsonb NOT NULL, vocab jsonb NOT NULL, vocab_vectors bytea NOT NULL,
                        chunk_sparse bytea, sentence_sparse bytea);
@@ -45,16 +47,6 @@ CREATE TABLE {s}.chunks (pos int PRIMARY KEY, doc_id text NOT NULL, sentence_idx
                          start_char int NOT NULL, end_char int NOT NULL, text text NOT NULL,
                          embedding vector({dim}) NOT NULL);
 """
-
-
-def _connect(dsn: str, **kwargs):
-    if psycopg is None:
-        raise StoreError(f"QA_STORE=postgres needs psycopg and pgvector; {INSTALL}")
-    try:
-        conn = psycopg.connect(dsn, **kwargs)
-    except psycopg.OperationalError as exc:
-        raise StoreError(f"can't connect to PostgreSQL ({' '.join(str(exc).split())}); check QA_DATABASE_URL") from None
-    return conn
 
 
 def _npy(array: np.ndarray) -> bytes:
@@ -83,11 +75,11 @@ def from_index_store(store: IndexStore, dsn: str, keep: int = 2) -> str:
         return _write_build(store, dsn, keep)
     except psycopg.Error as exc:
         raise StoreError(f"writing the build to PostgreSQL failed, the live build is unchanged "
-                         f"({' '.join(str(exc).split())})") from None
+                         f"({pgconn.oneline(exc)})") from None
 
 
 def _write_build(store: IndexStore, dsn: str, keep: int) -> str:
-    with _connect(dsn) as conn:  # commits on success, rolls back on error
+    with pgconn.connect(dsn) as conn:  # commits on success, rolls back on error
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         register_vector(conn)
         conn.execute("CREATE TABLE IF NOT EXISTS public.qa_current (one int PRIMARY KEY CHECK (one = 1), "
@@ -126,7 +118,7 @@ def _drop_old(conn, current: str, keep: int) -> None:
                                         (PREFIX + "%",))]
     old = [n for n in names if n != current][: max(0, len(names) - keep)]
     for n in old:  # a server still answering from `n` holds it (_read_live): a later build drops it
-        if conn.execute(f"SELECT pg_try_advisory_xact_lock({HOLD}, hashtext(%s))", (n,)).fetchone()[0]:
+        if pgconn.try_release(conn, n):
             conn.execute(f"DROP SCHEMA {n} CASCADE")
 
 
@@ -134,23 +126,33 @@ def _drop_old(conn, current: str, keep: int) -> None:
 class PgStore(IndexStore):
     """IndexStore whose vectors stay in PostgreSQL: dense search and similarities are SQL over pgvector."""
 
-    conn: object = None
+    connections: pgconn.Connections | None = None  # each of them holds the build (pgconn.hold)
     schema: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def _query(self, sql: str, params) -> list[tuple]:
-        with self._lock:  # one connection, shared by request threads
-            return self.conn.execute(sql.format(s=self.schema), params).fetchall()
+    def _run(self, work):
+        return self.connections.run(work)
 
     def search_dense(self, query_vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k chunk ids and cosine scores by the HNSW index (ef_search raised to k)."""
+        """Top-k chunk ids and cosine scores by the HNSW index (ef_search EF_SEARCH, or k if more)."""
         k = min(k, len(self.chunks))
-        with self._lock, self.conn.transaction():
-            self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, int(k))}")
-            rows = self.conn.execute(f"SELECT pos, -(embedding <#> %s) FROM {self.schema}.chunks "
-                                     "ORDER BY embedding <#> %s LIMIT %s",
-                                     (_vec(query_vector), _vec(query_vector), k)).fetchall()
+
+        def dense(conn):
+            with conn.transaction():
+                conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, int(k))}")
+                return conn.execute(f"SELECT pos, -(embedding <#> %s) FROM {self.schema}.chunks "
+                                    "ORDER BY embedding <#> %s LIMIT %s",
+                                    (_vec(query_vector), _vec(query_vector), k)).fetchall()
+
+        rows = self._run(dense)
         return np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.float32)
+
+    def close(self) -> None:
+        """Close the connections, and with them this server's hold on the build."""
+        if self.connections is not None:
+            self.connections.close()
+
+    def __del__(self):  # a store swapped out is closed when its last request drops it
+        self.close()
 
     def chunk_similarity(self, chunk_ids, query_vector: np.ndarray) -> np.ndarray:
         """Cosine of each listed chunk with a normalized query vector."""
@@ -162,8 +164,8 @@ class PgStore(IndexStore):
 
     def _similarity(self, table: str, ids, query_vector: np.ndarray) -> np.ndarray:
         ids = [int(i) for i in ids]
-        rows = dict(self._query(f"SELECT pos, -(embedding <#> %s) FROM {{s}}.{table} WHERE pos = ANY(%s)",
-                                (_vec(query_vector), ids)))
+        sql = f"SELECT pos, -(embedding <#> %s) FROM {self.schema}.{table} WHERE pos = ANY(%s)"
+        rows = dict(self._run(lambda conn: conn.execute(sql, (_vec(query_vector), ids)).fetchall()))
         return np.array([rows[i] for i in ids], dtype=np.float32)
 
 
@@ -171,19 +173,24 @@ def _vec(query_vector: np.ndarray) -> np.ndarray:
     return np.asarray(query_vector, dtype=np.float32).reshape(-1)
 
 
-def load(dsn: str, *, embedder_id: str | None = None, vector_space: str | None = None) -> PgStore:
-    """Load the live build named by public.qa_current, refusing one made in another vector space."""
-    conn = _connect(dsn, autocommit=True)
-    try:
-        name, (manifest, vocab, vocab_vectors, chunk_sparse, sentence_sparse), rec = _read_live(conn)
-    except BaseException:
-        conn.close()
-        raise
-    manifest = Manifest.model_validate(manifest)
-    same_space = vector_space is not None and manifest.vector_space == vector_space
-    if embedder_id is not None and manifest.embedder_id != embedder_id and not same_space:
-        raise StoreError(f"the database index was built with embedder {manifest.embedder_id!r}, but "
-                         f"{embedder_id!r} is configured; rebuild it (or set QA_EMBEDDER to match)")
+def load(dsn: str, *, embedder_id: str | None = None, vector_space: str | None = None, pool_size: int = 4,
+         timeout_s: float = 5.0) -> PgStore:
+    """Load the live build named by public.qa_current, refusing one made in another vector space.
+
+    Queries then use a pool of up to `pool_size` connections; a query waits up to `timeout_s` for one.
+    """
+    with pgconn.connect(dsn, autocommit=True) as conn:  # holds the build until the pool's connections do
+        try:
+            name, (manifest, vocab, vocab_vectors, chunk_sparse, sentence_sparse), rec = _read_live(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"reading the index from PostgreSQL failed ({pgconn.oneline(exc)}); check the "
+                             "server's log, or rebuild with `qa index`") from None
+        manifest = Manifest.model_validate(manifest)
+        same_space = vector_space is not None and manifest.vector_space == vector_space
+        if embedder_id is not None and manifest.embedder_id != embedder_id and not same_space:
+            raise StoreError(f"the database index was built with embedder {manifest.embedder_id!r}, but "
+                             f"{embedder_id!r} is configured; rebuild it (or set QA_EMBEDDER to match)")
+        connections = pgconn.Connections(dsn, pool_size, timeout_s, hold_build=name)
     docs, sentences, chunks = from_records(rec)
     return PgStore(
         manifest=manifest, documents=docs, sentences=sentences, chunks=chunks,
@@ -191,7 +198,7 @@ def load(dsn: str, *, embedder_id: str | None = None, vector_space: str | None =
         dense=None, lexical=LexicalIndex.build([c.text for c in chunks]),
         sentence_lexical=LexicalIndex.build([s.text for s in sentences]),
         vocab=vocab, vocab_vectors=np.load(io.BytesIO(vocab_vectors)),
-        chunk_sparse=_sparse(chunk_sparse), sentence_sparse=_sparse(sentence_sparse), conn=conn, schema=name)
+        chunk_sparse=_sparse(chunk_sparse), sentence_sparse=_sparse(sentence_sparse), connections=connections, schema=name)
 
 
 def _read_live(conn) -> tuple[str, tuple, dict]:
@@ -202,9 +209,9 @@ def _read_live(conn) -> tuple[str, tuple, dict]:
             name = conn.execute("SELECT build FROM public.qa_current").fetchone()[0]
         except (psycopg.errors.UndefinedTable, TypeError):
             raise StoreError("no index in the database; run `qa index` with QA_STORE=postgres") from None
-        conn.execute(f"SELECT pg_advisory_lock_shared({HOLD}, hashtext(%s))", (name,))  # see _drop_old
+        pgconn.hold(conn, name)  # see _drop_old
         register_vector(conn)  # after: a database without a build may lack the extension
-        meta = conn.execute(f"SELECT * FROM {name}.meta").fetchone()
+        meta = tuple(_meta(conn, name))
         rec = {"documents": [dict(zip(("doc_id", "title", "text", "checksum", "pages"), r)) for r in conn.execute(
                    f"SELECT doc_id, title, text, checksum, pages FROM {name}.documents ORDER BY pos")],
                "sentences": conn.execute(f"SELECT doc_id, idx, start_char, end_char, paragraph "
@@ -214,6 +221,13 @@ def _read_live(conn) -> tuple[str, tuple, dict]:
     return name, meta, rec
 
 
+def _meta(conn, name: str):
+    """The meta row's columns, one query each, in binary: as hex text the two latent-term blobs of 100k chunks
+    (560 MB) passed PostgreSQL's 1 GB limit on one message (ProgramLimitExceeded)."""
+    for column in ("manifest", "vocab", "vocab_vectors", "chunk_sparse", "sentence_sparse"):
+        yield conn.execute(f"SELECT {column} FROM {name}.meta", binary=True).fetchone()[0]
+
+
 def _sparse(blob: bytes | None) -> sparse.csr_matrix | None:
     return None if blob is None else sparse.load_npz(io.BytesIO(blob)).tocsr()
 
@@ -221,7 +235,7 @@ def _sparse(blob: bytes | None) -> sparse.csr_matrix | None:
 def current_build(dsn: str) -> str | None:
     """Schema name of the live build, or None (no database, no build yet)."""
     try:
-        with _connect(dsn, autocommit=True) as conn:
+        with pgconn.connect(dsn, autocommit=True) as conn:
             row = conn.execute("SELECT build FROM public.qa_current").fetchone()
     except StoreError:
         return None

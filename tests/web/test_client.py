@@ -112,8 +112,8 @@ def round_trip(qa: QAClient) -> None:
     assert all(doc.text[c.start:c.end] == c.text for c in reply.citations)
 
 
-def test_sync_client_round_trips_every_endpoint(live_server):
-    with QAClient(live_server, timeout=30) as qa:
+def test_sync_client_round_trips_every_endpoint(api_server):
+    with QAClient(api_server, timeout=30) as qa:
         round_trip(qa)
         with pytest.raises(QAHTTPError, match="no indexed document") as err:
             qa.document("missing.txt")
@@ -123,9 +123,9 @@ def test_sync_client_round_trips_every_endpoint(live_server):
         assert err.value.status == 422 and "question" in err.value.detail
 
 
-def test_async_client_round_trips_every_endpoint(live_server):
+def test_async_client_round_trips_every_endpoint(api_server):
     async def go():
-        async with AsyncQAClient(live_server, timeout=30) as qa:
+        async with AsyncQAClient(api_server, timeout=30) as qa:
             health, docs, doc, reply = await asyncio.gather(
                 qa.health(), qa.documents(), qa.document(DOC), qa.ask("Siapa Esam Alqararah?", top_k=1))
             with pytest.raises(QAHTTPError) as err:

@@ -1,8 +1,12 @@
-"""One `qa index` over a PDF, a Word file, a web page and a .txt; answers cite them through real HTTP."""
+"""One `qa index` over a PDF, a Word file, a web page and a .txt; answers cite them through real HTTP.
+
+Served from the FAISS files, then from the same build written into PostgreSQL (pages and titles included).
+"""
 import httpx
 import pytest
 from conftest import LiveServer
 from made_files import make_docx, make_html, make_pdf, make_scanned_pdf
+from postgres_server import fresh_database, in_postgres
 from typer.testing import CliRunner
 
 from qa.cli import app
@@ -14,8 +18,8 @@ RELEASE = ("Pelabuhan Patimban Mulai Beroperasi\n\n"
            "Pelabuhan itu dibangun dengan pinjaman dari Jepang.\n")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=["faiss", "postgres"])
+def server(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("docs")
     make_pdf(folder / "laporan.pdf")
     make_docx(folder / "profil.docx")
@@ -27,6 +31,9 @@ def server(tmp_path_factory):
     assert result.exit_code == 0, result.output
     assert "indexed 4 documents" in result.output and "pindaian.pdf" in result.output and "OCR" in result.output
     settings = Settings(index_dir=index_dir, corpus=[folder], _env_file=None)
+    if request.param == "postgres":  # the same documents, their vectors reused, written into a database
+        dsn = fresh_database(request.getfixturevalue("postgres_dsn"), "formats")
+        settings = in_postgres(settings, dsn, request.getfixturevalue("embedder"))
     with LiveServer(create_app(settings)) as live:
         yield live.url
 

@@ -32,14 +32,16 @@ def fake(fake_server):
     return fake_server
 
 
-def client_for(reference_settings, engine, fake, **overrides) -> TestClient:
-    settings = reference_settings.model_copy(update={"llm_base_url": fake.url, "llm_timeout_s": 10.0, **overrides})
+def client_for(served, fake, **overrides) -> TestClient:
+    """An app over `served` (each store in turn) whose language model is the fake."""
+    settings, engine = served
+    settings = settings.model_copy(update={"llm_base_url": fake.url, "llm_timeout_s": 10.0, **overrides})
     return TestClient(create_app(settings, engine=engine))
 
 
 @pytest.fixture()
-def client(reference_settings, engine, fake):
-    return client_for(reference_settings, engine, fake)
+def client(served, fake):
+    return client_for(served, fake)
 
 
 def ask(client: TestClient, **body) -> dict:
@@ -74,11 +76,11 @@ def test_extractive_response_keeps_its_fields(client, fake):
     assert body["answer"].startswith("According to the documents") and fake.requests == []
 
 
-def test_mode_defaults_to_the_setting(reference_settings, engine, fake):
-    client = client_for(reference_settings, engine, fake, answer_mode="generative")
+def test_mode_defaults_to_the_setting(served, fake):
+    client = client_for(served, fake, answer_mode="generative")
     body = client.post("/api/chat", json={"question": QUESTION}).json()
     assert body["mode"] == "generative" and not body["fallback"] and len(fake.requests) == 1
-    assert client_for(reference_settings, engine, fake).post("/api/chat", json={"question": QUESTION}).json()["mode"] \
+    assert client_for(served, fake).post("/api/chat", json={"question": QUESTION}).json()["mode"] \
         == "extractive"
 
 
@@ -104,9 +106,9 @@ def test_model_finding_no_answer_in_the_sources_abstains(client, fake):
     assert body["citations"] == extractive["citations"] and not extractive["abstained"]
 
 
-def test_timeout_returns_the_extractive_answer(reference_settings, engine, fake):
+def test_timeout_returns_the_extractive_answer(served, fake):
     fake.set(reply=eight_points, delay_s=2.0)
-    body = ask(client_for(reference_settings, engine, fake, llm_timeout_s=0.5))
+    body = ask(client_for(served, fake, llm_timeout_s=0.5))
     assert (body["fallback"], body["fallback_reason"]) == (True, "timeout")
     assert body["answer"].startswith("According to the documents")
 

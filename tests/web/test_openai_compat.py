@@ -22,13 +22,13 @@ COMPONENTS_ID = "Apa saja empat komponen Country Programme?"
 
 
 @pytest.fixture(scope="module")
-def sdk(live_server) -> openai.OpenAI:
-    return openai.OpenAI(base_url=live_server + "/v1", api_key="unused", max_retries=0, timeout=30)
+def sdk(api_server) -> openai.OpenAI:
+    return openai.OpenAI(base_url=api_server + "/v1", api_key="unused", max_retries=0, timeout=30)
 
 
 @pytest.fixture(scope="module")
-def document_text(live_server) -> str:
-    return httpx.get(f"{live_server}/api/documents/{DOC}").json()["text"]
+def document_text(api_server) -> str:
+    return httpx.get(f"{api_server}/api/documents/{DOC}").json()["text"]
 
 
 def user(text) -> list[dict]:
@@ -67,9 +67,9 @@ def test_last_user_message_is_the_question(sdk):
     assert "Esam Alqararah" in done.choices[0].message.content
 
 
-def test_citations_match_api_chat(sdk, live_server):
+def test_citations_match_api_chat(sdk, api_server):
     done = sdk.chat.completions.create(model="qa", messages=user(WHO_EN), extra_body={"top_k": 2})
-    api = httpx.post(f"{live_server}/api/chat", json={"question": WHO_EN, "top_k": 2}, timeout=30).json()
+    api = httpx.post(f"{api_server}/api/chat", json={"question": WHO_EN, "top_k": 2}, timeout=30).json()
     assert done.citations == api["citations"] and len(done.citations) == 2
     assert done.choices[0].message.content == api["answer"]
 
@@ -86,9 +86,9 @@ def test_stream_yields_the_same_answer_then_citations(sdk):
     assert final.choices[0].finish_reason == "stop" and final.citations == whole.citations
 
 
-def test_stream_wire_format(live_server):
+def test_stream_wire_format(api_server):
     body = {"model": "qa", "messages": user(WHO_EN), "stream": True, "stream_options": {"include_usage": True}}
-    with httpx.stream("POST", f"{live_server}/v1/chat/completions", json=body, timeout=30) as r:
+    with httpx.stream("POST", f"{api_server}/v1/chat/completions", json=body, timeout=30) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
         events = [line.removeprefix("data: ") for line in r.iter_lines() if line]
     assert events[-1] == "[DONE]"
@@ -126,18 +126,18 @@ def test_errors_reach_the_sdk_as_openai_errors(sdk, kwargs, error, param, code):
     ({"model": "qa", "messages": [{"role": "robot", "content": "hi"}]}, "messages.0.role", None),
     ({"model": "qa", "messages": "hi"}, "messages", None),
 ])
-def test_validation_errors_use_the_openai_shape(live_server, payload, param, code):
-    r = httpx.post(f"{live_server}/v1/chat/completions", json=payload)
+def test_validation_errors_use_the_openai_shape(api_server, payload, param, code):
+    r = httpx.post(f"{api_server}/v1/chat/completions", json=payload)
     assert r.status_code == 400
     assert r.json()["error"] == {"message": r.json()["error"]["message"], "type": "invalid_request_error",
                                  "param": param, "code": code}
 
 
-def test_malformed_json_and_api_routes_keep_their_shape(live_server):
-    r = httpx.post(f"{live_server}/v1/chat/completions", content=b"{nope",
+def test_malformed_json_and_api_routes_keep_their_shape(api_server):
+    r = httpx.post(f"{api_server}/v1/chat/completions", content=b"{nope",
                    headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
-    assert "detail" in httpx.post(f"{live_server}/api/chat", json={}).json()  # /api errors untouched
+    assert "detail" in httpx.post(f"{api_server}/api/chat", json={}).json()  # /api errors untouched
 
 
 def test_no_index_is_a_503_in_openai_shape(reference_settings, embedder):
@@ -162,10 +162,11 @@ def test_deltas_concatenate_back_to_the_answer(text, pieces):
 
 
 @pytest.fixture(scope="module")
-def generative(reference_settings, engine):
-    """A real server whose default answer mode is generative, backed by a fake LLM endpoint."""
+def generative(served):
+    """A real server whose default answer mode is generative, backed by a fake LLM endpoint (each store)."""
+    settings, engine = served
     with serve_fake() as fake:
-        settings = reference_settings.model_copy(update={"answer_mode": "generative", "llm_base_url": fake.url})
+        settings = settings.model_copy(update={"answer_mode": "generative", "llm_base_url": fake.url})
         with LiveServer(create_app(settings, engine=engine)) as server:
             client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0, timeout=30)
             yield fake, client
