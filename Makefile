@@ -23,7 +23,7 @@ test-setup: $(VENV)/.test-installed
 
 $(VENV)/.test-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet torch==2.13.0  # first and pinned: the st extra must not pull a CUDA torch
-	$(PY) -m pip install --quiet -e '.[test,st,train,postgres]' torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test,st,train,postgres,ray]' torch==2.13.0
 	touch $@
 
 test: test-setup

@@ -30,14 +30,20 @@ def embed_vocabulary(words: list[str], embedder: Embedder, known: dict[str, np.n
     """Vectors for `words` (as queries), reusing `known` ones; returns (matrix, newly embedded)."""
     missing = [w for w in words if w not in known]
     fresh: dict[str, np.ndarray] = {}
+    if getattr(embedder, "distributed", False):  # a cluster: one job for all words, its actors load the model once
+        fresh.update(zip(missing, embedder.embed_queries(missing, progress=progress)))
+        return _matrix(words, known, fresh, embedder.dim), len(missing)
     for i in range(0, len(missing), 256):  # slices, so a progress bar can move
         part = missing[i : i + 256]
         fresh.update(zip(part, embedder.embed_queries(part)))
         if progress:
             progress(len(part))
+    return _matrix(words, known, fresh, embedder.dim), len(missing)
+
+
+def _matrix(words: list[str], known: dict[str, np.ndarray], fresh: dict[str, np.ndarray], dim: int) -> np.ndarray:
     rows = [known[w] if w in known else fresh[w] for w in words]
-    matrix = np.array(rows, dtype=np.float32).reshape(len(words), embedder.dim)
-    return matrix, len(missing)
+    return np.array(rows, dtype=np.float32).reshape(len(words), dim)
 
 
 def lowercase_words(texts: list[str]) -> frozenset[str]:

