@@ -1,11 +1,12 @@
-"""Fit how the reader is used: candidates read, its weight beside the pipeline score, thresholds.
+"""Fit how the reader is used: candidates read, its weight beside the pipeline score, gap, thresholds.
 
-    python -m eval.reader_fit [--out eval-out/reader-fit.json]
+    python -m eval.reader_fit [--rows eval-out/reader-rows-v5.json]
 
 For every dev question (IDK-MRC dev, TyDi, Belebele id/en, the seed set, and the off-topic and
 on-topic negatives eval.calibrate uses) it records the pipeline's first five sentences without
 the reader, their reader logits and which hold a gold answer; then it searches the settings
-offline. Thresholds per language keep false abstentions at or below `--max-false` of the
+offline, on each half of every group apart (questions split by a hash of their text): a setting
+chosen on half A is checked on half B. Thresholds per language keep false abstentions at or below `--max-false` of the
 answerable questions in every positive group, the rule eval.calibrate applies to support.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,8 +32,9 @@ from qa.reader import load_reader
 from qa.rerank import reader_order, reader_text
 
 DEPTH = 5
-CANDIDATES = (1, 2, 3, 4, 5)
-WEIGHTS = (0.0, 1.0, 2.0, 4.0, 8.0)
+CANDIDATES = (2, 3)
+WEIGHTS = (4.0, 8.0)
+GAPS = (float("inf"), 0.25, 0.125, 0.0625)  # the reader reads when the first two scores are closer (qa.rerank)
 
 
 def collect(engine: Engine, reader, questions: list[EvalQuestion], group: str, positive: bool) -> list[dict]:
@@ -44,18 +47,32 @@ def collect(engine: Engine, reader, questions: list[EvalQuestion], group: str, p
         rows.append({"group": group, "positive": positive, "lang": q.lang, "answerable": q.answerable,
                      "question": q.question, "texts": texts,
                      "support_ok": not a.abstained, "scores": [c.score for c in a.citations],
+                     "support": a.support, "overlap": a.latent_overlap, "language": a.language,
+                     "passages": [[p.score, p.dense, p.lexical] for p in a.passages[:3]],
                      "logits": [round(float(x), 4) for x in logits],
                      "gold": [bool(q.answers) and contains_gold(c.text, q.answers) for c in a.citations]})
     return rows
 
 
-def decide(row: dict, n: int, weight: float) -> tuple[bool, float]:
-    """(top sentence holds gold, best logit) under candidates n and weight."""
+def decide(row: dict, n: int, weight: float, gap: float) -> tuple[bool, float, int]:
+    """(top sentence holds gold, best logit, sentences read) under candidates n, weight and gap.
+
+    Where the gap leaves the order to the pipeline, the logit is the first sentence's (what the reader
+    reads to judge it when a threshold is set).
+    """
     if not row["logits"]:
-        return False, -99.0
+        return False, -99.0, 0
+    scores = row["scores"][:n]
+    if len(scores) < 2 or scores[0] - scores[1] >= gap:
+        return bool(row["gold"][0]), float(row["logits"][0]), 0
     logits = np.array(row["logits"][:n])
-    top = int(reader_order(logits, row["scores"][:n], weight)[0])  # the rule qa.rerank applies
-    return bool(row["gold"][top]), float(logits.max())
+    top = int(reader_order(logits, scores, weight)[0])  # the rule qa.rerank applies
+    return bool(row["gold"][top]), float(logits.max()), len(scores)
+
+
+def half(row: dict) -> str:
+    """Which half of its group a question falls in (A or B), by a hash of its text."""
+    return "AB"[zlib.crc32(row["question"].encode("utf-8")) % 2]
 
 
 def threshold_for(best: dict[str, np.ndarray], max_false: float) -> float:
@@ -68,9 +85,10 @@ def threshold_for(best: dict[str, np.ndarray], max_false: float) -> float:
     return round(min(limits) - 1e-4, 4) if limits else -99.0
 
 
-def evaluate(rows: list[dict], n: int, weight: float, max_false: float) -> dict:
-    """Thresholds fitted per language, then accuracy and abstention per group."""
-    judged = [(r, *decide(r, n, weight)) for r in rows]
+def evaluate(rows: list[dict], n: int, weight: float, gap: float, max_false: float) -> dict:
+    """Thresholds fitted per language, then accuracy, abstention and sentences read per group."""
+    judged = [(r, *decide(r, n, weight, gap)[:2]) for r in rows]
+    reads = [decide(r, n, weight, gap)[2] for r in rows if r["positive"] and r["answerable"]]
     fits = {}
     for lang in ("id", "en"):
         pos = {}
@@ -91,7 +109,8 @@ def evaluate(rows: list[dict], n: int, weight: float, max_false: float) -> dict:
         else:
             g["neg"] += 1
             g["abst_neg"] += abstained
-    return {"candidates": n, "weight": weight, "thresholds": fits,
+    return {"candidates": n, "weight": weight, "gap": gap, "thresholds": fits,
+            "read_share": round(float(np.mean(np.array(reads) > 0)), 3) if reads else None,
             "groups": {k: {"n": v["n"], "answer_acc": v["acc"] / v["ans"] if v["ans"] else None,
                            "false_abstention": v["false_abst"] / v["ans"] if v["ans"] else None,
                            "abstain_unanswerable": v["abst_neg"] / v["neg"] if v["neg"] else None}
@@ -119,7 +138,7 @@ def gather(engine_for, reader, shared: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--rows", type=Path, default=Path("eval-out/reader-rows-v3.json"),
+    parser.add_argument("--rows", type=Path, default=Path("eval-out/reader-rows-v5.json"),
                         help="the pipeline's rows (reused if present, logits recomputed: delete to recollect)")
     parser.add_argument("--reader", default="bundled", help="'bundled', a model folder, or 'off' (rows without logits)")
     parser.add_argument("--max-false", type=float, default=0.08)
@@ -142,11 +161,13 @@ def main() -> None:
         rows = gather(lambda p: Engine(embedder, config, index_passages(p, embedder, opts).store), reader, args.shared)
         args.rows.parent.mkdir(parents=True, exist_ok=True)
         args.rows.write_text(json.dumps(rows))
-    results = [evaluate(rows, n, w, args.max_false) for n, w in itertools.product(CANDIDATES, WEIGHTS)]
-    for res in results:
-        print(json.dumps({k: res[k] for k in ("candidates", "weight", "thresholds")}))
-        for name, g in res["groups"].items():
-            print(f"   {name:34s} " + " ".join(f"{k}={v:.3f}" for k, v in g.items() if isinstance(v, float)))
+    for n, w, gap in itertools.product(CANDIDATES, WEIGHTS, GAPS):
+        for part in "AB":
+            res = evaluate([r for r in rows if half(r) == part], n, w, gap, args.max_false)
+            print(json.dumps({"half": part, **{k: res[k] for k in ("candidates", "weight", "gap", "read_share",
+                                                                   "thresholds")}}))
+            for name, g in res["groups"].items():
+                print(f"   {name:34s} " + " ".join(f"{k}={v:.3f}" for k, v in g.items() if isinstance(v, float)))
 
 
 if __name__ == "__main__":

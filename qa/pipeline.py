@@ -122,7 +122,7 @@ def answer(question: str, engine: Engine, *, top_k: int | None = None) -> Answer
     judged = None
     if engine.reader is not None and cfg.reader_candidates > 0 and ranked:  # it reorders the best few, judges them
         ranked, judged = rerank(q, ranked, store, engine.reader, candidates=cfg.reader_candidates,
-                                weight=cfg.reader_weight)
+                                weight=cfg.reader_weight, gap=cfg.reader_gap, judge=cfg.reader_judges())
     citations = cite(ranked, store, top_k or cfg.top_k)
     abstained = not citations or strength < cfg.abstain_threshold(language)
     abstained = abstained or (judged is not None and judged.best < cfg.reader_threshold(language))

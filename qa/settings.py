@@ -65,13 +65,15 @@ class Settings(BaseSettings):
     abstain_threshold_en: float = Field(ANSWER.abstain_threshold_en,
                                         description="for English questions (over Indonesian text)")
     # the learned reader (docs/reader.md): reranks the best sentences and abstains when none answers
-    reader: str = Field("off", description="the learned reader: 'bundled' = the one shipped in qa/models/reader "
-                        "(docs/reader.md: not yet better than the pipeline, so off by default), a folder with "
-                        "reader-q4.npz + reader.json (python -m eval.reader_net), or 'off'")
+    reader: str = Field("bundled", description="the learned reader: 'bundled' = the one shipped in qa/models/reader "
+                        "(docs/reader.md), a folder with reader-q4.npz + reader.json (python -m eval.reader_net), "
+                        "or 'off' (the pipeline's own order)")
     reader_candidates: int = Field(ANSWER.reader_candidates, ge=0, le=10,
                                    description="sentences the reader reads per question (0 = reader off)")
     reader_weight: float = Field(ANSWER.reader_weight, ge=0, le=10,
                                  description="pipeline score's weight beside the reader logit")
+    reader_gap: float = Field(ANSWER.reader_gap, ge=0, description="the reader reads only when the pipeline's "
+                              "first two sentences score closer than this (each pair is a model pass)")
     reader_threshold_id: float = Field(ANSWER.reader_threshold_id,
                                        description="minimum reader logit to answer (Indonesian questions)")
     reader_threshold_en: float = Field(ANSWER.reader_threshold_en,

@@ -148,10 +148,11 @@ def in_postgres(settings, dsn: str, embedder):
 
 
 def loaded_engine(settings, embedder):
-    """An answering engine over the build that `settings` names (in PostgreSQL, or FAISS files)."""
+    """An answering engine over the build that `settings` names (in PostgreSQL, or FAISS files), reader as configured."""
     from qa.engine import Engine, config_from_settings
 
-    engine = Engine(embedder, config_from_settings(settings), database_url=settings.database_dsn(),
+    engine = Engine(embedder, config_from_settings(settings), reader=settings.make_reader(),
+                    database_url=settings.database_dsn(),
                     pool_size=settings.database_pool_size, pool_timeout_s=settings.database_timeout_s)
     engine.load(settings.index_dir)
     return engine

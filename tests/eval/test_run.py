@@ -77,7 +77,7 @@ def compared(tiny, settings, embedder) -> dict:
 
 def test_compare_run_metrics_are_sane(compared):
     systems = compared["systems"]
-    assert list(systems) == ["bm25", "dense", "full"]
+    assert list(systems) == ["bm25", "dense", "no-reader", "full"]  # the learned reader is on by default
     assert compared["passages"] == 4 and compared["questions"] == len(QUESTIONS)
     for name, system in systems.items():
         overall = system["summary"]["overall"]

@@ -94,3 +94,39 @@ def test_the_reader_threshold_decides_abstention(engine, reader):
     assert refused.abstained and refused.citations  # the closest sentences are still cited
     without = answer(question, Engine(engine.embedder, base, engine.store))
     assert without.reader is None
+
+
+class CountingReader(FixedReader):
+    """A FixedReader that records how many sentences each call reads."""
+
+    def __init__(self, logits):
+        super().__init__(logits)
+        self.reads = []
+
+    def logits(self, question, texts):
+        self.reads.append(len(texts))
+        return super().logits(question, texts)
+
+
+def test_the_reader_reads_only_where_the_pipeline_is_undecided(engine):
+    close = [ScoredSentence(i, 1.0 - i / 100, 0.8) for i in range(4)]  # first two 0.01 apart
+    apart = [ScoredSentence(i, 1.0 - i / 2, 0.8) for i in range(4)]  # first two 0.5 apart
+    reader = CountingReader([0.1, 2.0, -1.0])
+    moved, judged = rerank("q", close, engine.store, reader, candidates=2, weight=0.0, gap=0.125)
+    assert [s.sentence_id for s in moved] == [1, 0, 2, 3] and reader.reads == [2]
+    kept, judged = rerank("q", apart, engine.store, reader, candidates=2, weight=0.0, gap=0.125)
+    assert kept == apart and judged is None and reader.reads == [2]  # not asked at all
+    # when its logit can abstain, it still judges the first sentence (one pair), without reordering
+    kept, judged = rerank("q", apart, engine.store, reader, candidates=2, weight=0.0, gap=0.125, judge=True)
+    assert kept == apart and judged.best == pytest.approx(0.1) and reader.reads == [2, 1]
+
+
+def test_a_file_name_is_not_read_as_a_title(engine):
+    from qa.rerank import reader_text
+
+    doc = engine.store.documents[0]
+    assert doc.title == "indonesia-unido-industri-4.0"  # the bundled .txt has no title line: its file name stands in
+    assert reader_text(engine.store, doc.doc_id, "Kalimat.") == "Kalimat."
+    titled = replace(doc, title="Kerja Sama Indonesia-UNIDO")
+    store = type("S", (), {"document": lambda self, doc_id: titled})()
+    assert reader_text(store, doc.doc_id, "Kalimat.") == "Kerja Sama Indonesia-UNIDO. Kalimat."
