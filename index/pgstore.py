@@ -2,7 +2,7 @@
 
 Each build is one schema `qa_build_<n>`: documents (with checksums and PDF page offsets), sentences
 and chunks (doc_id, offsets, text, `vector(dim)`; an HNSW index on chunk vectors) and one `meta` row
-(manifest, vocabulary, latent-term matrices). `public.qa_current` names the live build. A build is
+(manifest, vocabulary) with the large values in parts (index/pgblobs.py). `public.qa_current` names the live build. A build is
 written in ONE transaction that also moves the pointer, so readers see the old build until it
 commits; the previous build stays (keep=2) so a server still on it keeps answering until it reloads.
 Postgres supplies dense candidates and similarities; texts, BM25 (bm25s over the texts, rebuilt at load:
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from index import pgconn
+from index import pgblobs, pgconn
 from index.errors import StoreError
 from index.lexical import LexicalIndex
 from index.manifest import Manifest
@@ -35,9 +35,9 @@ except ImportError:  # optional: only QA_STORE=postgres needs it (pgconn says ho
 PREFIX = "qa_build_"
 # pgvector's default, 40, missed the true nearest chunk for 6-7 of 60 questions at 10k chunks; 100: 1 (bench/pgrecall.py)
 EF_SEARCH = 100
+BLOBS = ("vocab_vectors", "chunk_sparse", "sentence_sparse")  # in parts (index/pgblobs.py)
 TABLES = """
-CREATE TABLE {s}.meta (manifest jsonb NOT NULL, vocab jsonb NOT NULL, vocab_vectors bytea NOT NULL,
-                       chunk_sparse bytea, sentence_sparse bytea);
+CREATE TABLE {s}.meta (manifest jsonb NOT NULL, vocab jsonb NOT NULL);
 CREATE TABLE {s}.documents (pos int PRIMARY KEY, doc_id text UNIQUE NOT NULL, title text NOT NULL,
                             text text NOT NULL, checksum text NOT NULL, pages int[] NOT NULL);
 CREATE TABLE {s}.sentences (pos int PRIMARY KEY, doc_id text NOT NULL, idx int NOT NULL, start_char int NOT NULL,
@@ -87,7 +87,7 @@ def _write_build(store: IndexStore, dsn: str, keep: int) -> str:
         conn.execute("LOCK TABLE public.qa_current IN EXCLUSIVE MODE")  # one writer at a time; readers go on
         name = f"{PREFIX}{time.time_ns()}"
         conn.execute(f"CREATE SCHEMA {name}")
-        conn.execute(TABLES.format(s=name, dim=store.manifest.dim))
+        conn.execute(TABLES.format(s=name, dim=store.manifest.dim) + pgblobs.TABLE.format(s=name))
         _write_rows(conn, name, store)
         conn.execute(f"CREATE INDEX ON {name}.chunks USING hnsw (embedding vector_ip_ops)")
         conn.execute("INSERT INTO public.qa_current VALUES (1, %s) ON CONFLICT (one) DO UPDATE SET build = "
@@ -99,9 +99,10 @@ def _write_build(store: IndexStore, dsn: str, keep: int) -> str:
 def _write_rows(conn, name: str, store: IndexStore) -> None:
     rec = records(store)
     cur = conn.cursor()
-    cur.execute(f"INSERT INTO {name}.meta VALUES (%s, %s, %s, %s, %s)",
-                (store.manifest.model_dump_json(), json.dumps(store.vocab, ensure_ascii=False),
-                 _npy(store.vocab_vectors), _npz(store.chunk_sparse), _npz(store.sentence_sparse)))
+    cur.execute(f"INSERT INTO {name}.meta VALUES (%s, %s)",
+                (store.manifest.model_dump_json(), json.dumps(store.vocab, ensure_ascii=False)))
+    for blob, data in zip(BLOBS, (_npy(store.vocab_vectors), _npz(store.chunk_sparse), _npz(store.sentence_sparse))):
+        pgblobs.write(cur, name, blob, data)
     _copy(cur, f"COPY {name}.documents FROM STDIN",
           ((i, d["doc_id"], d["title"], d["text"], d["checksum"], d.get("pages", []))
            for i, d in enumerate(rec["documents"])))
@@ -222,10 +223,13 @@ def _read_live(conn) -> tuple[str, tuple, dict]:
 
 
 def _meta(conn, name: str):
-    """The meta row's columns, one query each, in binary: as hex text the two latent-term blobs of 100k chunks
-    (560 MB) passed PostgreSQL's 1 GB limit on one message (ProgramLimitExceeded)."""
-    for column in ("manifest", "vocab", "vocab_vectors", "chunk_sparse", "sentence_sparse"):
+    """The manifest, the vocabulary and the large values, one query each and in binary (as hex text the two
+    latent-term blobs of 100k chunks, 560 MB, passed PostgreSQL's 1 GB limit on one message)."""
+    parted = pgblobs.present(conn, name)
+    for column in ("manifest", "vocab") + (() if parted else BLOBS):  # builds before pgblobs: columns of meta
         yield conn.execute(f"SELECT {column} FROM {name}.meta", binary=True).fetchone()[0]
+    for blob in BLOBS if parted else ():
+        yield pgblobs.read(conn, name, blob)
 
 
 def _sparse(blob: bytes | None) -> sparse.csr_matrix | None:

@@ -158,3 +158,45 @@ def test_a_build_that_cannot_be_read_is_a_store_error_not_a_crash(own):
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"ALTER TABLE {build}.meta_gone RENAME TO meta")
+
+
+def _same_large_values(back, store) -> bool:
+    return (np.array_equal(back.vocab_vectors, store.vocab_vectors)
+            and (back.chunk_sparse != store.chunk_sparse).nnz == 0
+            and (back.sentence_sparse != store.sentence_sparse).nnz == 0)
+
+
+def test_large_values_are_stored_in_parts_and_read_back_whole(own, monkeypatch):
+    """The latent-term matrices and vocabulary vectors go in parts (one bytea holds at most 1 GB)."""
+    import psycopg
+
+    from index import pgblobs, pgstore
+    from index.store import load
+
+    dsn = own.settings.database_dsn()
+    store = load(own.settings.index_dir)
+    monkeypatch.setattr(pgblobs, "PART_BYTES", 4096)  # a few kB a part, so this small index takes many
+    build = pgstore.from_index_store(store, dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        parts = dict(conn.execute(f"SELECT name, count(*) FROM {build}.blobs GROUP BY name").fetchall())
+    assert parts["chunk_sparse"] > 1 and parts["sentence_sparse"] > 1 and parts["vocab_vectors"] > 1
+    assert _same_large_values(pgstore.load(dsn), store)
+
+
+def test_a_build_written_before_parts_still_loads(own):
+    """Builds written with the large values as columns of `meta` (before index/pgblobs.py) load as before."""
+    import psycopg
+
+    from index import pgstore
+    from index.store import load
+
+    dsn = own.settings.database_dsn()
+    store = load(own.settings.index_dir)
+    build = pgstore.from_index_store(store, dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:  # rewrite it in the old layout
+        for blob in pgstore.BLOBS:
+            conn.execute(f"ALTER TABLE {build}.meta ADD COLUMN {blob} bytea")
+            conn.execute(f"UPDATE {build}.meta SET {blob} = (SELECT string_agg(data, '' ORDER BY part) "
+                         f"FROM {build}.blobs WHERE name = %s)", (blob,))
+        conn.execute(f"DROP TABLE {build}.blobs")
+    assert _same_large_values(pgstore.load(dsn), store)
