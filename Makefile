@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: run setup test test-setup index serve bench
+.PHONY: run setup test test-setup index serve bench reader
 
 run: setup
 	$(VENV)/bin/qa index
@@ -38,3 +38,12 @@ serve: setup
 # `make bench`: the full load test (10,000 chat requests at concurrency 16; several minutes on 2 cores)
 bench: setup
 	$(PY) bench/load.py --requests 10000 --concurrency 16 -v --json bench/results/load-10000.json
+
+# `make reader`: retrain the learned reader from ../shared/train-data, seeded (docs/reader.md): ~110 min on
+# this box's 2 cores; `make reader DEVICE=cuda` on a GPU. Writes runs/reader/ (reader-q4.npz, reader.json,
+# train.log, report.json); copy the first two to qa/models/reader/ to ship them.
+DEVICE ?= cpu
+reader: test-setup
+	$(PY) -m eval.reader_pack --out runs/reader-pack
+	$(PY) -m eval.reader_net --pack runs/reader-pack --out runs/reader --layers 6 --lr 1.5e-4 --qat-epochs 3 \
+		--batch 64 --epochs 3 --seed 13 --device $(DEVICE)
