@@ -130,3 +130,27 @@ def test_a_file_name_is_not_read_as_a_title(engine):
     titled = replace(doc, title="Kerja Sama Indonesia-UNIDO")
     store = type("S", (), {"document": lambda self, doc_id: titled})()
     assert reader_text(store, doc.doc_id, "Kalimat.") == "Kerja Sama Indonesia-UNIDO. Kalimat."
+
+
+def test_by_default_the_real_reader_reads_only_the_undecided_seed_questions(engine, reader):
+    """The default settings (QA_READER=bundled, gap 0.125) over the bundled corpus: the reader is asked for
+    some seed questions and not for others, and reorders only those it read."""
+    import json
+    from pathlib import Path
+
+    from qa.settings import Settings
+
+    assert Settings(_env_file=None).reader == "bundled" and engine.reader is not None
+    seed = Path(__file__).resolve().parents[2] / "eval" / "data" / "seed" / "questions.jsonl"
+    questions = [json.loads(line)["question"] for line in seed.read_text(encoding="utf-8").splitlines() if line]
+    plain = Engine(engine.embedder, engine.config, engine.store)  # the same pipeline without the reader
+    read = 0
+    for q in questions:
+        with_reader, without = answer(q, engine), answer(q, plain)
+        if with_reader.reader is None:  # not read: the pipeline's own order, untouched
+            assert [c.text for c in with_reader.citations] == [c.text for c in without.citations], q
+        else:
+            read += 1
+            gap = without.citations[0].score - without.citations[1].score
+            assert gap < engine.config.reader_gap, q
+    assert 0 < read < len(questions)
