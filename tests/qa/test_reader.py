@@ -154,3 +154,17 @@ def test_by_default_the_real_reader_reads_only_the_undecided_seed_questions(engi
             gap = without.citations[0].score - without.citations[1].score
             assert gap < engine.config.reader_gap, q
     assert 0 < read < len(questions)
+
+
+def test_without_a_writable_temporary_folder_the_reader_loads_from_memory(reader, monkeypatch):
+    """The image is mapped from a temporary file (unread pages stay on disk); failing that, from a buffer."""
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+    in_memory = Reader()
+    texts = ["PBB terbentuk pada 24 Oktober 1945.", "Markasnya di New York."]
+    assert in_memory._buffer is not None and not hasattr(reader, "_buffer")
+    assert np.array_equal(in_memory.logits("Kapan PBB terbentuk?", texts), reader.logits("Kapan PBB terbentuk?", texts))
