@@ -219,6 +219,8 @@ def train(model, pairs, rows_of, args, device) -> list[dict]:
         if args.minutes and time.monotonic() - t0 > args.minutes * 60:
             log.info("stopped at step %d: --minutes %.1f reached", step + 1, args.minutes)
             history.append({"step": step + 1, **validate(model, pairs, rows_of, device)})
+            log.info("validation %s", history[-1])
+            keep_best(model, history)  # the stop's weights compete with the epochs' best
             break
         if (step + 1) % per_epoch == 0 or step + 1 == len(plan):
             history.append({"step": step + 1, **validate(model, pairs, rows_of, device)})

@@ -75,3 +75,21 @@ def test_a_tiny_training_run_ships_a_model_the_engine_runs_as_trained(tmp_path):
     with torch.no_grad():
         want = [float(model(torch.tensor([[rows_of[i] for i in x]]), torch.ones(1, len(x), dtype=torch.bool))) for x in ids]
     assert np.abs(got - np.array(want)).max() < 0.1  # the engine quantizes activations to int8: close, not equal
+
+
+@pytest.mark.slow
+def test_a_time_limited_run_stops_validates_and_still_ships(tmp_path):
+    """`--minutes` (what `make reader` uses on a CPU): the run stops early, validates there, writes the model."""
+    pytest.importorskip("torch")
+    from eval.reader_net import main as train
+    from eval.reader_pack import main as pack
+    from qa.reader import Reader
+
+    pack_dir, run = tmp_path / "pack", tmp_path / "run"
+    pack(["--out", str(pack_dir), "--sets", "idk-mrc-train:12", "tydiqa-en-train:4", "--val", "0.25"])
+    train(["--pack", str(pack_dir), "--out", str(run), "--layers", "1", "--batch", "4", "--epochs", "2",
+           "--qat-epochs", "2", "--minutes", "0.00001"])
+    report = json.loads((run / "report.json").read_text())
+    assert [h["step"] for h in report["history"]] == [1]  # stopped after its first step, validated there
+    assert "stopped at step 1" in (run / "train.log").read_text()
+    assert Reader(run).layers == 1
