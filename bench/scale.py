@@ -42,7 +42,7 @@ from index import store as store_io  # noqa: E402
 from index.build import BuildOptions, build_store, in_context, split_document  # noqa: E402
 from index.chunks import chunk_document  # noqa: E402
 from index.embedders import make_embedder  # noqa: E402
-from index.store import make_dense  # noqa: E402
+from index.faissstore import make_dense  # noqa: E402
 from index.types import Document  # noqa: E402
 from index.vocab import vocabulary  # noqa: E402
 

@@ -14,7 +14,7 @@ from index.documents import checksum
 from index.embedders import Embedder
 from index.errors import StoreError
 from index.manifest import FORMAT_VERSION, recipe_for
-from index.store import IndexStore
+from index.faissstore import IndexStore
 from index.types import Document
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from index.embedders.base import Embedder
 from index.lexical import LexicalIndex
 from index.manifest import DocumentEntry, Manifest, recipe_for, recipe_matches
 from index.sentences import split_sentences
-from index.store import IndexStore, make_dense
+from index.faissstore import IndexStore, make_dense
 from index.types import Chunk, Document, Sentence
 from index.vocab import embed_vocabulary, vocabulary
 

@@ -24,7 +24,8 @@ from index import pgblobs, pgconn
 from index.errors import StoreError
 from index.lexical import LexicalIndex
 from index.manifest import Manifest
-from index.store import IndexStore, from_records, records
+from index.faissstore import IndexStore
+from index.store import from_records, records
 
 try:
     import psycopg

@@ -1,6 +1,6 @@
 """Store: what answering reads from an index, so a second kind of store has a place to go.
 
-The FAISS + BM25 store (index/store.py, `IndexStore`) implements it; tests/index/test_store_contract.py
+The FAISS + BM25 store (index/faissstore.py, `IndexStore`; saved by index/store.py) implements it; tests/index/test_store_contract.py
 runs the same tests over every implementation. Ids are positions: chunk id i is `chunks[i]`,
 sentence id j is `sentences[j]` (all documents, in document order); score arrays are float32.
 """

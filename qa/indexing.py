@@ -13,6 +13,7 @@ from index.build import BuildOptions, build_store
 from index.documents import DEFAULT_CORPUS, SUFFIXES, read_sources
 from index.embedders import Embedder
 from index.errors import IndexingError, StorageError, StoreError
+from index.faissstore import IndexStore
 from qa.errors import IndexBusy
 from qa.journal import Journal, remove_partial_files
 from qa.settings import Settings
@@ -95,7 +96,7 @@ def build_lock(index_dir: Path, *, wait: bool = True) -> Iterator[None]:
         yield  # closing the file releases the lock
 
 
-def previous_store(index_dir: Path, embedder: Embedder) -> store_io.IndexStore | None:
+def previous_store(index_dir: Path, embedder: Embedder) -> IndexStore | None:
     """The current build if it is readable and compatible (its vectors can be reused)."""
     try:
         return store_io.load(index_dir, embedder_id=embedder.id)
@@ -105,7 +106,7 @@ def previous_store(index_dir: Path, embedder: Embedder) -> store_io.IndexStore |
 
 
 def build_and_save(settings: Settings, paths: list[Path] | None, *, embedder: Embedder, rebuild: bool = False,
-                   show_progress: bool = True, strict: bool = True) -> store_io.IndexStore:
+                   show_progress: bool = True, strict: bool = True) -> IndexStore:
     """Build a new index of `document_sources` and make it current; the caller holds build_lock.
 
     `strict`: an unreadable file fails the build (DocumentError naming it); otherwise it is
@@ -141,7 +142,7 @@ def cluster_embedder(settings: Settings, address: str, *, actors: int, cpus: flo
                                           batch_size=settings.embed_batch_size, engine=settings.embed_engine))
 
 
-def summary(store: store_io.IndexStore) -> str:
+def summary(store: IndexStore) -> str:
     """One line describing a finished build."""
     m = store.manifest
     line = (f"indexed {m.counts['documents']} documents, {m.counts['sentences']} sentences, "
