@@ -13,7 +13,6 @@ import faiss
 import numpy as np
 from scipy import sparse
 
-from index import latent
 from index.errors import StoreError
 from index.lexical import LexicalIndex
 from index.manifest import Manifest
