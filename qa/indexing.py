@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ from index import store as store_io
 from index.build import BuildOptions, build_store
 from index.documents import DEFAULT_CORPUS, SUFFIXES, read_sources
 from index.embedders import Embedder
-from index.errors import IndexingError, StorageError, StoreError
+from index.errors import IndexingError, StorageError, StoreError, StoreUnavailable
 from index.faissstore import IndexStore
 from qa.errors import IndexBusy
 from qa.journal import Journal, remove_partial_files
@@ -123,6 +124,25 @@ def build_and_save(settings: Settings, paths: list[Path] | None, *, embedder: Em
 
         pgstore.from_index_store(store, settings.database_dsn())
     return store
+
+
+def await_replica(settings: Settings) -> None:
+    """Wait until QA_DATABASE_READ_URL serves the build just written to QA_DATABASE_URL; StoreUnavailable if it
+    has not replayed it within QA_DATABASE_READ_WAIT_S (the build stays live; the server's poll picks it up)."""
+    read, primary = settings.database_read_dsn(), settings.database_dsn()
+    if read == primary:
+        return
+    from index import pgstore  # optional extra
+
+    build = pgstore.current_build(primary)
+    deadline = time.monotonic() + settings.database_read_wait_s
+    while (served := pgstore.current_build(read)) != build:
+        if time.monotonic() >= deadline:
+            raise StoreUnavailable(f"build {build} is live in QA_DATABASE_URL, but QA_DATABASE_READ_URL still serves "
+                                   f"{served} after {settings.database_read_wait_s:g} s (is the replica streaming?); "
+                                   "this server switches when the replica has it (it checks every "
+                                   "QA_RELOAD_INTERVAL_S), or raise QA_DATABASE_READ_WAIT_S")
+        time.sleep(0.1)
 
 
 def cluster_embedder(settings: Settings, address: str, *, actors: int, cpus: float, threads: int = 0) -> Embedder:

@@ -19,7 +19,7 @@ from index.formats import extract
 from qa.engine import Engine
 from qa.errors import (DocumentTooLarge, IndexBusy, InvalidDocument, ReadOnlyDocument, UnknownDocument,
                        UnsupportedDocument)
-from qa.indexing import build_and_save, build_lock, resolve_interrupted, uploads_dir, writing
+from qa.indexing import await_replica, build_and_save, build_lock, resolve_interrupted, uploads_dir, writing
 from qa.journal import Journal, write_durably
 from qa.settings import Settings
 
@@ -153,6 +153,7 @@ class Library:
 
     def _rebuild(self) -> Reindexed:
         store = build_and_save(self.settings, None, embedder=self.engine.embedder, show_progress=False)
+        await_replica(self.settings)  # a server reading a replica can serve the build only once it has arrived
         self.engine.load(self.settings.index_dir)  # still under the lock: nobody else can flip CURRENT
         m = store.manifest
         return Reindexed(build=store.path.name, documents=m.counts["documents"], chunks=m.counts["chunks"],

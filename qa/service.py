@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def load_engine(settings: Settings, *, strict: bool = False) -> Engine:
     """The configured embedder plus the index on disk (if any); a broken index is logged, not fatal, unless `strict`."""
     engine = Engine(settings.make_embedder(), config_from_settings(settings), reader=settings.make_reader(),
-                    database_url=settings.database_dsn(), pool_size=settings.database_pool_size,
+                    database_url=settings.database_read_dsn(), pool_size=settings.database_pool_size,
                     pool_timeout_s=settings.database_timeout_s)
     try:
         library.recover(settings)  # a change cut off by a crash is completed or undone before serving

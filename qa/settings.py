@@ -39,6 +39,11 @@ class Settings(BaseSettings):
                                                 "index_dir, or PostgreSQL + pgvector (extra `postgres`)")
     database_url: SecretStr | None = Field(None, description="libpq URL of the database for QA_STORE=postgres, "
                                            "e.g. postgresql://user@db.example:5432/qa")
+    database_read_url: SecretStr | None = Field(
+        None, description="where this server reads the index, e.g. a streaming replica of QA_DATABASE_URL; builds "
+                          "(`qa index`, the admin API) still write to QA_DATABASE_URL")
+    database_read_wait_s: float = Field(30.0, gt=0, le=3600, description="how long an admin change waits for the "
+                                        "read replica to replay its build before answering 503")
     database_pool_size: int = Field(4, ge=1, le=100, description="connections each server process keeps to the "
                                     "database at most (QA_STORE=postgres); two stay open")
     database_timeout_s: float = Field(5.0, gt=0, le=120, description="how long a query waits for a database "
@@ -122,11 +127,20 @@ class Settings(BaseSettings):
     def _database_for_postgres(self) -> Settings:
         if self.store == "postgres" and self.database_url is None:
             raise ValueError("QA_STORE=postgres needs QA_DATABASE_URL (a libpq URL such as postgresql://host/db)")
+        if self.store != "postgres" and self.database_read_url is not None:
+            raise ValueError("QA_DATABASE_READ_URL is for QA_STORE=postgres (a replica of QA_DATABASE_URL); "
+                             "unset it, or set QA_STORE=postgres")
         return self
 
     def database_dsn(self) -> str | None:
         """The database URL when the index lives in PostgreSQL, else None (FAISS files in index_dir)."""
         return self.database_url.get_secret_value() if self.store == "postgres" else None
+
+    def database_read_dsn(self) -> str | None:
+        """Where a server reads the index: QA_DATABASE_READ_URL if set, else the database builds go to."""
+        if self.store == "postgres" and self.database_read_url is not None:
+            return self.database_read_url.get_secret_value()
+        return self.database_dsn()
 
     def embedder_options(self) -> dict:
         """Keyword arguments for `index.embedders.make_embedder(self.embedder, ...)`."""

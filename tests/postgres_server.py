@@ -152,7 +152,7 @@ def loaded_engine(settings, embedder):
     from qa.engine import Engine, config_from_settings
 
     engine = Engine(embedder, config_from_settings(settings), reader=settings.make_reader(),
-                    database_url=settings.database_dsn(),
+                    database_url=settings.database_read_dsn(),
                     pool_size=settings.database_pool_size, pool_timeout_s=settings.database_timeout_s)
     engine.load(settings.index_dir)
     return engine

@@ -96,6 +96,20 @@ def test_postgres_needs_a_database_url():
         Settings(store="postgres", _env_file=None)
 
 
+def test_a_read_url_is_for_postgres_and_defaults_to_the_database_url():
+    from pydantic import ValidationError
+
+    from qa.settings import Settings
+
+    with pytest.raises(ValidationError, match="QA_DATABASE_READ_URL is for QA_STORE=postgres"):
+        Settings(database_read_url="postgresql://replica/qa", _env_file=None)
+    both = Settings(store="postgres", database_url="postgresql://primary/qa", _env_file=None)
+    assert both.database_read_dsn() == both.database_dsn() == "postgresql://primary/qa"
+    split = both.model_copy(update={"database_read_url": Settings(store="postgres", database_url="postgresql://replica/qa",
+                                                                  _env_file=None).database_url})
+    assert (split.database_dsn(), split.database_read_dsn()) == ("postgresql://primary/qa", "postgresql://replica/qa")
+
+
 def test_an_empty_or_unreachable_database_says_how_to_fix_it(postgres_dsn, embedder):
     import psycopg
 
