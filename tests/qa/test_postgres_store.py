@@ -214,3 +214,36 @@ def test_a_build_written_before_parts_still_loads(own):
                          f"FROM {build}.blobs WHERE name = %s)", (blob,))
         conn.execute(f"DROP TABLE {build}.blobs")
     assert _same_large_values(pgstore.load(dsn), store)
+
+
+LEXICAL_QUERIES = ["tenaga surya", "UNIDO UNIDO Indonesia", "Bali Agenda industri 4.0", "Who signed with UNIDO?",
+                   "kata-yang-tidak-ada", "dan yang di"]  # repeats, English, unknown tokens, only stop words
+
+
+def test_chunk_bm25_is_summed_in_sql_with_the_in_process_scores(own):
+    """The build's chunk_terms table gives every chunk the score bm25s gives it; the server builds no chunk BM25."""
+    from index import pgstore
+    from index.store import load
+
+    store, pg = load(own.settings.index_dir), pgstore.load(own.settings.database_dsn())
+    assert pg.terms_in_sql and pg.lexical is None
+    for query in LEXICAL_QUERIES:
+        assert np.allclose(pg.lexical_scores(query), store.lexical_scores(query), rtol=1e-5, atol=1e-6), query
+    assert pg.lexical_scores("Bali Agenda").any() and not pg.lexical_scores("kata-yang-tidak-ada").any()
+
+
+def test_a_build_written_before_the_term_table_scores_bm25_in_process(own):
+    import psycopg
+
+    from index import pgstore
+    from index.store import load
+
+    dsn = own.settings.database_dsn()
+    store = load(own.settings.index_dir)
+    build = pgstore.from_index_store(store, dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE {build}.chunk_terms")
+    pg = pgstore.load(dsn)
+    assert not pg.terms_in_sql and pg.lexical is not None
+    for query in LEXICAL_QUERIES:
+        assert np.allclose(pg.lexical_scores(query), store.lexical_scores(query), rtol=1e-5, atol=1e-6), query
