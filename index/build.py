@@ -19,6 +19,7 @@ from index.sentences import split_sentences
 from index.faissstore import IndexStore, make_dense
 from index.types import Chunk, Document, Sentence
 from index.vocab import embed_vocabulary, vocabulary
+from index.wordtable import table_for
 
 log = logging.getLogger(__name__)
 TITLE_CHARS = 100  # of a document's title, prepended to each sentence and chunk it embeds
@@ -98,7 +99,9 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
         parts[i] = (sents, chunks, _take(s_iter, len(sents), embedder.dim),
                     _take(c_iter, len(chunks), embedder.dim), s_terms, c_terms)
     store = _assemble(documents, parts, embedder, opts)
-    known = dict(zip(previous.vocab, previous.vocab_vectors)) if reuse and previous is not None else {}
+    known = table_for(embedder)  # common words: the shipped table's vectors (index/wordtable.py)
+    if reuse and previous is not None:
+        known.update(zip(previous.vocab, previous.vocab_vectors))
     vocab_started = time.perf_counter()
     with tqdm(total=0, desc="vocabulary", unit="word", disable=not opts.show_progress) as bar:
         words = vocabulary([s.text for s in store.sentences])
@@ -111,7 +114,7 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
         "build_seconds": round(total, 3), "embedded_texts": passes + n_words,
         "phase_seconds": {"passages": round(embed_seconds, 3), "vocabulary": round(vocab_seconds, 3),
                           "rest": round(total - embed_seconds - vocab_seconds, 3)},
-        "counts": {**store.manifest.counts, "vocabulary": len(words)}})
+        "counts": {**store.manifest.counts, "vocabulary": len(words), "vocabulary_embedded": n_words}})
     return store
 
 

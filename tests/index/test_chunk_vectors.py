@@ -51,7 +51,7 @@ def test_a_chunks_latent_terms_are_the_largest_of_its_sentences(built, embedder)
 
 def test_no_chunk_is_embedded_on_its_own(built, embedder):
     assert built.manifest.embed_recipe == COMPOSED_RECIPE
-    assert built.manifest.embedded_texts == len(built.sentences) + built.manifest.counts["vocabulary"]
+    assert built.manifest.embedded_texts == len(built.sentences) + built.manifest.counts["vocabulary_embedded"]
 
 
 def test_own_chunk_passes_are_the_default(docs, built, embedder):

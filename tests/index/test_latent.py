@@ -46,11 +46,25 @@ def test_one_pass_gives_the_dense_vectors_and_nearly_the_bare_latent_terms(built
     assert cosine.min() > 0.7  # 0.79-0.90 on these short chunks, 0.92-0.98 on TyDi passages (docs/ingestion.md)
 
 
+def test_a_batch_gives_each_text_the_latent_terms_it_gets_alone(embedder):
+    # The engine pools a batch's segments on several threads, and a text over 510 tokens (two
+    # windows pooling into one row) serially: either way every row is the text's own, bit for bit.
+    long = " ".join(f"Kalimat nomor {i} membahas industri, energi dan pelabuhan di Indonesia." for i in range(60))
+    texts = ["Kemenperin bekerja sama dengan UNIDO.", long, "Pembangkit listrik tenaga surya di Bali.",
+             "Making Indonesia 4.0 adalah peta jalan industri.", "Pelabuhan itu melayani kapal nelayan."]
+    dense, terms = embedder.embed_passages_sparse(texts)
+    for i, text in enumerate(texts):
+        alone_dense, alone = embedder.embed_passages_sparse([text])
+        assert (alone != terms[i]).nnz == 0 and np.array_equal(alone_dense[0], dense[i])
+    short_only = [t for t in texts if t != long]
+    assert (embedder.embed_passages_sparse(short_only)[1] != terms[[0, 2, 3, 4]]).nnz == 0
+
+
 def test_a_one_sentence_chunk_is_embedded_once(embedder, tmp_path):
     (tmp_path / "pendek.txt").write_text("Satu kalimat saja.\n\nKalimat kedua di paragraf lain.", encoding="utf-8")
     store = build_store(load_documents([tmp_path]), embedder, OPTS)
     assert len(store.sentences) == len(store.chunks) == 2  # each chunk is one sentence
-    assert store.manifest.embedded_texts == 2 + store.manifest.counts["vocabulary"]
+    assert store.manifest.embedded_texts == 2 + store.manifest.counts["vocabulary_embedded"]
     assert np.array_equal(store.chunk_vectors, store.sentence_vectors)
 
 

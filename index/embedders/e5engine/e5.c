@@ -28,6 +28,10 @@
  *     scale is applied, which changes float rounding, hence the new tag.
  *   Question embedding, in-process, interleaved with qa-engine-2 over the seed questions:
  *   17.1 -> 10.5 ms; 64 Belebele passages 7.0 -> 5.3 s (docs/embedders.md).
+ * qa-engine-4 added e5_embed_dense_sparse (dense and latent vectors from one pass) and
+ * qa-engine-5 (2026-12-05) pools a batch's latent terms on every thread (see embed_n): 150 TyDi
+ *   passages 5.83 -> 5.25 s, 582 sentences 4.50 -> 3.80 s with latent terms. Neither moves a
+ *   vector, so the id keeps qa-engine-3.
  * Vectors agree with the wheel's engine to within its 4-bit x 8-bit noise: cosine 0.99991 at
  * worst over the seed questions (qa-engine-2: 0.99990; tests/index/test_engine.py asks
  * > 0.9995); latent terms 0.9695 at worst over the seed questions and the reference document's
@@ -796,7 +800,15 @@ static int embed_n(e5_model *m, const char **texts, int n, int is_query, float *
         float *segmean = (float *)malloc(sizeof(float) * (size_t)segc * H);
         float *hid = sparse ? (float *)malloc(sizeof(float) * (size_t)Tc * H) : NULL;
         rc |= forward_batch(m, ids, pos, sstart, send, segoff, segc, (int)Tc, segmean, hid);
-        for (int s = 0; sparse && s < segc; s++) {
+        /* qa-engine-5: the segments' latent terms in parallel, one segment a thread (its quantizing and
+         * SAE matmul then run in a team of one): the per-token top-k scan over the SAE's outputs is
+         * serial code, which left a core idle. Two windows of one text (always adjacent) pool into
+         * one row, so a chunk holding such a pair runs serially as before. Same rows either way. */
+        int clash = 0;
+        for (int s = 1; sparse && s < segc; s++) clash |= wt[w0 + s] == wt[w0 + s - 1];
+#pragma omp parallel for schedule(dynamic, 1) if (sparse && !clash && segc > 1)
+        for (int s = 0; s < segc; s++) {
+            if (!sparse) continue;
             int wi = w0 + s, first = wa[wi] == 0;
             sparse_window(m, hid + (size_t)segoff[s] * H, segoff[s + 1] - segoff[s],
                           first ? pfx_tokens : 0, pooled + (size_t)wt[wi] * N);
