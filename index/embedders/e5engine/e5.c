@@ -37,7 +37,8 @@
  *   the latent terms' per-token top-k scan skips 8 outputs at a time that can't enter the heap
  *   (project_sae). Both give the same bits as before (tested), so the id keeps qa-engine-3.
  *   200 eval passages: plain passage vectors 5.33 -> 4.04 s, their 731 sentences with latent
- *   terms 5.95 -> 3.26 s, `qa index` 13.5 -> 8.2 s (docs/ingestion.md).
+ *   terms 5.95 -> 3.26 s, `qa index` 13.5 -> 8.2 s (docs/ingestion.md). The forward pass shares
+ *   tokens out by cost (matmuls + attention over their text), not count: ~3 % on chunks.
  * Vectors agree with the wheel's engine to within its 4-bit x 8-bit noise: cosine 0.99991 at
  * worst over the seed questions (qa-engine-2: 0.99990; tests/index/test_engine.py asks
  * > 0.9995); latent terms 0.9695 at worst over the seed questions and the reference document's
@@ -668,6 +669,10 @@ static void release_word_rows(const e5_model *m) {
  * pos   : per-token position id (resets to 0 at each segment start)
  * sstart/send[gi] : the [start,end) token range of gi's segment
  * segoff: nseg+1 segment offsets; out holds nseg*H embeddings */
+/* A token's matmuls cost about what attention over 100 keys does (perf on 2 threads, qa-engine-6). */
+#ifndef E5_TOKEN_COST
+#define E5_TOKEN_COST 100
+#endif
 static int forward_batch(e5_model *m, const int *ids, const int *pos,
                          const int *sstart, const int *send,
                          const int *segoff, int nseg, int T, float *out,
@@ -689,13 +694,23 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
      * barrier per layer. K and V alternate between two buffers, so the next layer's writes can't
      * overtake a slower thread still reading them. */
     float scale = 1.f / sqrtf((float)hd);
+    /* A token costs its matmuls (the same for every token) plus attention over its text's tokens:
+     * threads take shares of equal cost, not of equal count (texts of a batch differ in length). */
+    double *cum = (double *)malloc(sizeof(double) * ((size_t)T + 1));
+    cum[0] = 0.;
+    for (int t = 0; t < T; t++) cum[t + 1] = cum[t] + E5_TOKEN_COST + (send[t] - sstart[t]);
 #pragma omp parallel
     {
         int nth = 1, me = 0;
 #ifdef _OPENMP
         nth = omp_get_num_threads(); me = omp_get_thread_num();
 #endif
-        int t0 = (int)((long)T * me / nth), t1 = (int)((long)T * (me + 1) / nth), n = t1 - t0;
+        int t0 = 0, t1 = 0;
+        while (t0 < T && cum[t0] < cum[T] * me / nth) t0++;
+        t1 = t0;
+        while (t1 < T && cum[t1] < cum[T] * (me + 1) / nth) t1++;
+        if (me == nth - 1) t1 = T;
+        int n = t1 - t0;
         size_t nn = (size_t)(n > 0 ? n : 1);
         int8_t  *aq = (int8_t *)malloc(nn * FF);
         float   *ad = (float *)malloc(nn * nbmax * sizeof(float));
@@ -779,7 +794,7 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
         }
     }
 
-    free(x); free(q); free(kb[0]); free(kb[1]); free(vb[0]); free(vb[1]); free(ctx); free(ao); free(mid); free(fo);
+    free(x); free(q); free(kb[0]); free(kb[1]); free(vb[0]); free(vb[1]); free(ctx); free(ao); free(mid); free(fo); free(cum);
     release_word_rows(m);
     return 0;
 }
