@@ -12,7 +12,7 @@ run: setup
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py index/embedders/e5engine/e5.c
+$(VENV)/.installed: pyproject.toml setup.py index/embedders/e5engine/e5.c index/embedders/e5engine/e5.h
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
