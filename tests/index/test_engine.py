@@ -6,6 +6,12 @@ within float noise, for questions, passages, long texts and latent terms alike.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -73,7 +79,6 @@ def test_the_wheel_engine_keeps_its_own_id(wheel):
 def test_the_cpu_check_asks_for_every_instruction_set_the_build_is_compiled_for():
     """setup.py compiles with -mavx2 -mfma -mf16c; `auto` must not pick the build on a CPU lacking one."""
     import ast
-    from pathlib import Path
 
     tree = ast.parse((Path(__file__).resolve().parents[2] / "setup.py").read_text(encoding="utf-8"))
     flags = next(ast.literal_eval(node.value) for node in tree.body
@@ -97,12 +102,6 @@ np.savez(sys.argv[2], q=e.embed_queries(texts), p=e.embed_passages(texts), d=den
 @pytest.mark.skipif(not (CAPABLE and VNNI), reason="no AVX-512 VNNI here: only the AVX2 kernel can run")
 def test_the_vnni_kernel_gives_the_avx2_kernels_bits(embedder, tmp_path):
     """qa-engine-6's AVX-512 VNNI matmul must leave every vector as the AVX2 kernel makes it (same id)."""
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     texts = TEXTS + [f"Kalimat nomor {i} tentang industri." * (i % 5 + 1) for i in range(37)]  # odd batch tails
     out = tmp_path / "avx2.npz"
     root = Path(__file__).resolve().parents[2]

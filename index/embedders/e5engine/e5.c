@@ -192,10 +192,10 @@ static void quantize_acts(const float *RESTRICT X, int L, int nin,
  * 8 rows x 4 inputs of two steps. The scales are kept as floats, 8 rows per block. */
 typedef struct {
     const block_q4_0 *w;   /* [nout][nin/32], the file's layout (the portable path reads it) */
-    uint8_t *q;            /* [nout/8][nin/32][4 words][8 rows][4 bytes] */
-    float *d;              /* [nout/8][nin/32][8 rows] */
+    uint8_t *q;            /* [nout/R][nin/32][4 words][R rows][4 bytes], R = rows */
+    float *d;              /* [nout/R][nin/32][R rows] */
     int nout, nin;
-    int rows;              /* rows a group (8; 16 where the AVX-512 VNNI kernel runs, same layout) */
+    int rows;              /* R, rows a group: 8, or 16 where the AVX-512 VNNI kernel runs */
 } q4mat;
 
 /* qa-engine-6: on CPUs with AVX-512 VNNI, 16-row groups and one vpdpbusd per token and step (the
@@ -385,7 +385,7 @@ static E5_VNNI void matmul_part_16(const q4mat *P, const float *bias, const int8
 #endif
 
 /* Y[L,nout] = X * W^T + bias for `part` of `parts` equal shares of the output rows (in groups
- * of 8), X already quantized: a thread of a team takes its own share, a thread carrying its own
+ * of P->rows), X already quantized: a thread of a team takes its own share, a thread carrying its own
  * tokens all of them. */
 static void matmul_part(const q4mat *P, const float *bias,
                         const int8_t *aq, const float *ad, const int32_t *as,
@@ -673,6 +673,13 @@ static void release_word_rows(const e5_model *m) {
 #ifndef E5_TOKEN_COST
 #define E5_TOKEN_COST 100
 #endif
+/* The first token of share `part` of `parts` by cumulative cost cum[0..T] (share `parts`: T). */
+static int share_start(const double *cum, int T, int part, int parts) {
+    if (part >= parts) return T;
+    int t = 0;
+    while (t < T && cum[t] < cum[T] * part / parts) t++;
+    return t;
+}
 static int forward_batch(e5_model *m, const int *ids, const int *pos,
                          const int *sstart, const int *send,
                          const int *segoff, int nseg, int T, float *out,
@@ -705,12 +712,7 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
 #ifdef _OPENMP
         nth = omp_get_num_threads(); me = omp_get_thread_num();
 #endif
-        int t0 = 0, t1 = 0;
-        while (t0 < T && cum[t0] < cum[T] * me / nth) t0++;
-        t1 = t0;
-        while (t1 < T && cum[t1] < cum[T] * (me + 1) / nth) t1++;
-        if (me == nth - 1) t1 = T;
-        int n = t1 - t0;
+        int t0 = share_start(cum, T, me, nth), t1 = share_start(cum, T, me + 1, nth), n = t1 - t0;
         size_t nn = (size_t)(n > 0 ? n : 1);
         int8_t  *aq = (int8_t *)malloc(nn * FF);
         float   *ad = (float *)malloc(nn * nbmax * sizeof(float));
@@ -972,13 +974,7 @@ int e5_embed_dense_sparse(e5_model *m, const char **texts, int n, int is_query, 
 
 int e5_dim(const e5_model *m) { return m->H; }
 
-int e5_matmul_rows(void) {
-#if defined(__AVX2__)
-    return vnni_rows();
-#else
-    return 1;
-#endif
-}
+int e5_matmul_rows(void) { return vnni_rows(); }
 
 /* ================== sparse "latent terms" (trained SAE) ================
  * A TopK sparse autoencoder (sae.bin), trained on e5 token embeddings, maps

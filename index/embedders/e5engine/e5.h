@@ -59,8 +59,8 @@ int e5_embed_sparse(e5_model *m, const char *text, int top_k,
 int e5_embed_dense_sparse(e5_model *m, const char **texts, int n, int is_query, float *out,
                           int top_k, int32_t *out_idx, float *out_val, int *out_nnz);
 
-/* Output rows per group of the matmul kernel that runs here: 16 for AVX-512 VNNI, 8 for AVX2
- * (also where the environment sets E5_AVX2_ONLY=1 before the first model loads). */
+/* Output rows per group of the matmul kernel that runs here: 16 for AVX-512 VNNI, else 8 (also
+ * where the environment sets E5_AVX2_ONLY=1 before the first model loads). */
 int e5_matmul_rows(void);
 
 #ifdef __cplusplus
