@@ -5,7 +5,9 @@ characters) as .txt files (title line, blank line, text), then in one process an
 passages: embeds the passage texts once as plain e5 passages (the raw rate), runs the whole
 `qa index` build into a fresh folder (the index rate), and embeds the passages again (the raw
 rate drifts on a shared machine, so it is taken before and after). Prints the passages/s of
-each, the ratio (the target is at least 0.5) and where the build's time went. With
+each, the ratio (the target is at least 0.5) and where the build's time went. Both rates use the
+embedder as configured (QA_EMBED_WORKERS: batches on one-thread workers); the raw rate with one
+batch at a time on all threads is printed too (`raw_one_team_passages_per_s`). With
 `--chunk-vectors own,sentences` it builds both ways (a pass per chunk, the default recipe v5; or
 chunks made from their sentences' passes, v6) in one run, each between two raw-rate measurements.
 """
@@ -45,6 +47,18 @@ def raw_rate(embedder, texts: list[str]) -> float:
     t0 = time.perf_counter()
     embedder.embed_passages(texts)
     return len(texts) / (time.perf_counter() - t0)
+
+
+def one_team_rate(embedder, texts: list[str]) -> float | None:
+    """The raw rate with the batches one after another on a team of all threads (QA_EMBED_WORKERS=false)."""
+    workers = getattr(embedder, "workers", 1)
+    if workers < 2:
+        return None
+    embedder.workers = 1
+    try:
+        return round(raw_rate(embedder, texts), 2)
+    finally:
+        embedder.workers = workers
 
 
 def passes_ab(embedder, docs: Path, rounds: int) -> dict:
@@ -106,8 +120,10 @@ def main() -> None:
                             "index_passages_per_s": round(len(texts) / builds[kind]["index_seconds"], 2),
                             "ratio": round(len(texts) / builds[kind]["index_seconds"] / raw, 3), **builds[kind]}
         ab = passes_ab(embedder, docs, args.ab_rounds) if args.ab_rounds else None
+        one_team = one_team_rate(embedder, texts)
     first = next(iter(builds.values()))
     report = {"passages": len(texts), "engine": getattr(embedder, "engine", None), "threads": settings.embed_threads,
+              "workers": getattr(embedder, "workers", 1), "raw_one_team_passages_per_s": one_team,
               **first, **({"builds": builds} if len(builds) > 1 else {}), **({"passes_ab_s": ab} if ab else {})}
     text = json.dumps(report, indent=2, ensure_ascii=False)
     print(text)

