@@ -24,7 +24,7 @@ SPARSE_TERMS = 256  # latent terms kept per text (of 16,384); what docs/evaluati
 ENGINES = ("auto", "project", "wheel")
 # The project's build of the engine (setup.py, index/embedders/e5engine); its id suffix changes
 # whenever a change to e5.c moves the vectors, so `qa index` re-embeds with it.
-PROJECT_ENGINE_TAG = "qa-engine-3"  # -4 (e5_embed_dense_sparse), -5 (parallel latent terms), -6 (VNNI): same vectors
+PROJECT_ENGINE_TAG = "qa-engine-3"  # -4 (dense+sparse), -5 (parallel terms), -6 (VNNI), -7 (32-row tiles): same vectors
 PROJECT_ENGINE_CPU = ("avx2", "fma", "f16c")  # what setup.py compiles it for
 
 
