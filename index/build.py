@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import ChainMap
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -101,7 +102,7 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
     store = _assemble(documents, parts, embedder, opts)
     known = table_for(embedder)  # common words: the shipped table's vectors (index/wordtable.py)
     if reuse and previous is not None:
-        known.update(zip(previous.vocab, previous.vocab_vectors))
+        known = ChainMap(dict(zip(previous.vocab, previous.vocab_vectors)), known)
     vocab_started = time.perf_counter()
     with tqdm(total=0, desc="vocabulary", unit="word", disable=not opts.show_progress) as bar:
         words = vocabulary([s.text for s in store.sentences])

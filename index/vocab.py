@@ -7,6 +7,7 @@ space (proud -> bangga, pandemic -> covid) gives the lexical side Indonesian ter
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -25,7 +26,7 @@ def vocabulary(texts: list[str]) -> list[str]:
     return sorted(words)
 
 
-def embed_vocabulary(words: list[str], embedder: Embedder, known: dict[str, np.ndarray],
+def embed_vocabulary(words: list[str], embedder: Embedder, known: Mapping[str, np.ndarray],
                      progress=None) -> tuple[np.ndarray, int]:
     """Vectors for `words` (as queries), reusing `known` ones; returns (matrix, newly embedded)."""
     missing = [w for w in words if w not in known]
@@ -41,7 +42,7 @@ def embed_vocabulary(words: list[str], embedder: Embedder, known: dict[str, np.n
     return _matrix(words, known, fresh, embedder.dim), len(missing)
 
 
-def _matrix(words: list[str], known: dict[str, np.ndarray], fresh: dict[str, np.ndarray], dim: int) -> np.ndarray:
+def _matrix(words: list[str], known: Mapping[str, np.ndarray], fresh: dict[str, np.ndarray], dim: int) -> np.ndarray:
     rows = [known[w] if w in known else fresh[w] for w in words]
     return np.array(rows, dtype=np.float32).reshape(len(words), dim)
 

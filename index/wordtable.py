@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,24 +31,51 @@ SOURCES = ("train-data/idk-mrc-train/passages.jsonl", "train-data/trans-squad-id
 SIZE = 20_000
 
 
-def table_for(embedder: Embedder, folder: Path = DATA) -> dict[str, np.ndarray]:
-    """The table's word vectors if they were made by `embedder` (same id), else {}."""
+class WordTable(Mapping):
+    """Word -> unit float32 vector, each row decoded from its int8 codes when asked for.
+
+    A build looks up its own few thousand words; decoding all 20,000 rows took 0.16 s, 1 % of
+    indexing 400 passages. A row decodes exactly as `decode` decodes it among all the others.
+    """
+
+    def __init__(self, words: list[str], codes: np.ndarray, scale: np.ndarray):
+        self._row = {w: i for i, w in enumerate(words)}
+        self._codes, self._scale = codes, scale
+
+    def __getitem__(self, word: str) -> np.ndarray:
+        i = self._row[word]
+        return normalize(self._codes[i : i + 1].astype(np.float32) * self._scale[i : i + 1, None])[0]
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._row
+
+    def __iter__(self):
+        return iter(self._row)
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+
+EMPTY = WordTable([], np.zeros((0, 0), np.int8), np.zeros(0, np.float32))
+
+
+def table_for(embedder: Embedder, folder: Path = DATA) -> WordTable:
+    """The table's word vectors if they were made by `embedder` (same id), else an empty table."""
     meta_path = folder / "words.json"
     if not meta_path.exists():
-        return {}
+        return EMPTY
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if meta.get("embedder_id") != getattr(embedder, "id", None) or meta.get("dim") != embedder.dim:
-        return {}
-    return dict(_load(folder / "words.npz", meta["sha256"]))
+        return EMPTY
+    return _load(folder / "words.npz", meta["sha256"])
 
 
 @lru_cache(maxsize=2)
-def _load(path: Path, sha256: str) -> tuple[tuple[str, np.ndarray], ...]:
+def _load(path: Path, sha256: str) -> WordTable:
     raw = path.read_bytes()
     if hashlib.sha256(raw).hexdigest() != sha256:  # a damaged or hand-edited table is not trusted
-        return ()
-    words, vectors = decode(raw)
-    return tuple(zip(words, vectors))
+        return EMPTY
+    return WordTable(*_read(raw))
 
 
 def common_words(texts, size: int = SIZE) -> list[str]:
@@ -71,12 +99,15 @@ def encode(words: list[str], vectors: np.ndarray) -> bytes:
 
 def decode(raw: bytes) -> tuple[list[str], np.ndarray]:
     """Words and unit float32 vectors from `encode`'s bytes."""
+    words, codes, scale = _read(raw)
+    return words, normalize(codes.astype(np.float32) * scale[:, None])
+
+
+def _read(raw: bytes) -> tuple[list[str], np.ndarray, np.ndarray]:
     from io import BytesIO
 
     with np.load(BytesIO(raw)) as f:
-        words = f["words"].tobytes().decode("utf-8").split("\n")
-        vectors = normalize(f["codes"].astype(np.float32) * f["scale"][:, None])
-    return words, vectors
+        return f["words"].tobytes().decode("utf-8").split("\n"), f["codes"], f["scale"]
 
 
 def build(shared: Path, embedder: Embedder, out: Path, size: int = SIZE, progress=None) -> dict:

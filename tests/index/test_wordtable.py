@@ -35,6 +35,12 @@ def test_table_vectors_are_the_embedders_own(table, embedder):
     assert cosine.min() > 0.9999
 
 
+def test_a_row_decoded_alone_is_the_row_decoded_with_all_the_others(table):
+    words, vectors = wordtable.decode((wordtable.DATA / "words.npz").read_bytes())
+    for i in range(0, len(words), 97):
+        assert np.array_equal(table[words[i]], vectors[i])
+
+
 @pytest.mark.skipif(not (SHARED / wordtable.SOURCES[0]).exists(), reason="needs ../shared/train-data")
 def test_the_table_is_rebuilt_from_the_training_passages(table, embedder):
     texts = [json.loads(line)["text"] for src in wordtable.SOURCES
