@@ -51,6 +51,8 @@
  *   bits; plain passages -14 %, the build's passes -11 %.
  *   Its query-key dot products go 8 keys at a time (dot32x8), each summed in the order GCC's
  *   vectorized loop summed it (same bits): passages -6 %, the build's passes -4 %.
+ *   The softmax's exponentials 8 at a time (expf_shifted: glibc's expf algorithm, the same bits
+ *   for every float, tests/index/test_engine_expf.py), summed in order: passages -17 %, build -11 %.
  * Vectors agree with the wheel's engine to within its 4-bit x 8-bit noise: cosine 0.99991 at
  * worst over the seed questions (qa-engine-2: 0.99990; tests/index/test_engine.py asks
  * > 0.9995); latent terms 0.9695 at worst over the seed questions and the reference document's
@@ -566,6 +568,69 @@ static inline float hmax8(__m256 v) {
 }
 #endif
 
+#if defined(__AVX2__) && defined(__GNUC__) && !defined(__clang__)
+/* glibc's expf (2.27 on, from Arm's optimized-routines; the FMA variant that its ifunc picks on
+ * every CPU this engine runs on), 8 floats at a time with the same double-precision operations:
+ * exp(x) = 2^(k/32) * p(r), k = round(x * 32/ln 2), a 32-entry table of 2^(i/32) and a degree-3
+ * polynomial. Lanes its main path does not cover (|x| >= ~88, NaN) go to expf itself. Checked
+ * against expf for every one of the 2^32 floats (tests/index/test_engine_expf.py). Returns the sum of out[0..n)
+ * in order. Compiled without -ffast-math, which could re-associate the sums and the double
+ * operations. */
+static const uint64_t E5_EXP2F_TAB[32] = {
+    0x3ff0000000000000ULL, 0x3fefd9b0d3158574ULL, 0x3fefb5586cf9890fULL, 0x3fef9301d0125b51ULL,
+    0x3fef72b83c7d517bULL, 0x3fef54873168b9aaULL, 0x3fef387a6e756238ULL, 0x3fef1e9df51fdee1ULL,
+    0x3fef06fe0a31b715ULL, 0x3feef1a7373aa9cbULL, 0x3feedea64c123422ULL, 0x3feece086061892dULL,
+    0x3feebfdad5362a27ULL, 0x3feeb42b569d4f82ULL, 0x3feeab07dd485429ULL, 0x3feea47eb03a5585ULL,
+    0x3feea09e667f3bcdULL, 0x3fee9f75e8ec5f74ULL, 0x3feea11473eb0187ULL, 0x3feea589994cce13ULL,
+    0x3feeace5422aa0dbULL, 0x3feeb737b0cdc5e5ULL, 0x3feec49182a3f090ULL, 0x3feed503b23e255dULL,
+    0x3feee89f995ad3adULL, 0x3feeff76f2fb5e47ULL, 0x3fef199bdd85529cULL, 0x3fef3720dcef9069ULL,
+    0x3fef5818dcfba487ULL, 0x3fef7c97337b9b5fULL, 0x3fefa4afa2a490daULL, 0x3fefd0765b6e4540ULL,
+};
+
+/* expf itself, out of the vectorizer's reach: under -ffast-math math.h gives expf SIMD clones
+ * (libmvec), which round differently. */
+__attribute__((noinline)) static float expf_scalar(float x) { return expf(x); }
+
+__attribute__((noinline, optimize("no-fast-math")))
+static float expf_shifted(const float *x, float mx, float *out, int n) {
+    const __m256d A = _mm256_set1_pd(0x1.71547652b82fep+5), SHIFT = _mm256_set1_pd(0x1.8p+52);
+    const __m256d P0 = _mm256_set1_pd(0x1.c6af84b912394p-20), P1 = _mm256_set1_pd(0x1.ebfce50fac4f3p-13);
+    const __m256d P2 = _mm256_set1_pd(0x1.62e42ff0c52d6p-6), ONE = _mm256_set1_pd(1.0);
+    int i = 0;
+    float sum = 0.f;   /* in order, one add at a time, as the scalar loop adds (no -ffast-math here) */
+    for (; i + 8 <= n; i += 8) {
+        __m256 xf = _mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(mx));
+        __m256i top = _mm256_and_si256(_mm256_srli_epi32(_mm256_castps_si256(xf), 20), _mm256_set1_epi32(0x7ff));
+        int special = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(top, _mm256_set1_epi32(0x42a))));
+        __m128 half[2];
+        for (int hh = 0; hh < 2; hh++) {
+            __m256d xd = _mm256_cvtps_pd(hh ? _mm256_extractf128_ps(xf, 1) : _mm256_castps256_ps128(xf));
+            __m256d kd = _mm256_fmadd_pd(A, xd, SHIFT);
+            __m256i ki = _mm256_castpd_si256(kd);
+            kd = _mm256_sub_pd(kd, SHIFT);
+            __m256d r = _mm256_fmsub_pd(A, xd, kd);
+            __m256i t = _mm256_i64gather_epi64((const long long *)E5_EXP2F_TAB,
+                                               _mm256_and_si256(ki, _mm256_set1_epi64x(31)), 8);
+            __m256d sc = _mm256_castsi256_pd(_mm256_add_epi64(t, _mm256_slli_epi64(ki, 47)));
+            __m256d z = _mm256_fmadd_pd(r, P0, P1);
+            __m256d r2 = _mm256_mul_pd(r, r);
+            __m256d y = _mm256_fmadd_pd(r, P2, ONE);
+            y = _mm256_fmadd_pd(z, r2, y);
+            half[hh] = _mm256_cvtpd_ps(_mm256_mul_pd(y, sc));
+        }
+        float e[8];   /* out may be x: its lanes are read before they are written */
+        _mm256_storeu_ps(e, _mm256_set_m128(half[1], half[0]));
+        for (; special; special &= special - 1) {
+            int j = __builtin_ctz(special);
+            e[j] = expf_scalar(x[i + j] - mx);
+        }
+        for (int j = 0; j < 8; j++) { out[i + j] = e[j]; sum += e[j]; }
+    }
+    for (; i < n; i++) { out[i] = expf_scalar(x[i] - mx); sum += out[i]; }
+    return sum;
+}
+#endif
+
 /* x[L,H] = layernorm(x + y).  If y==NULL, layernorm(x) in place. */
 static void add_layernorm(float *x, const float *y, const float *w,
                           const float *b, int L, int H, float eps) {
@@ -907,7 +972,12 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
                         d *= scale; prob[s - s0] = d; if (d > mx) mx = d;
                     }
                     float sum = 0.f;
+#if defined(__AVX2__) && defined(__GNUC__) && !defined(__clang__)
+                    /* the exponentials 8 at a time (expf's own bits), summed in order as before */
+                    sum = expf_shifted(prob, mx, prob, s1 - s0);
+#else
                     for (int s = s0; s < s1; s++) { float e = expf(prob[s - s0] - mx); prob[s - s0] = e; sum += e; }
+#endif
                     float inv = 1.f / sum;
                     float *ch = ctx + (size_t)t * H + h * hd;
 #if defined(__AVX2__)
