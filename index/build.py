@@ -90,19 +90,15 @@ def build_store(documents: list[Document], embedder: Embedder, opts: BuildOption
                                   opts.show_progress)
     embed_seconds = time.perf_counter() - embed_started
     n_sent = sum(len(parts[i][0]) for i in todo)
-    fresh = len(todo) == len(parts)  # every document new: the passes' rows are already in order
     s_row, c_row = 0, n_sent
     for i in todo:
         sents, chunks = parts[i][:2]
-        s_terms = terms[s_row : s_row + len(sents)] if terms is not None and not fresh else None
-        c_terms = terms[c_row : c_row + len(chunks)] if terms is not None and not fresh else None
+        s_terms = terms[s_row : s_row + len(sents)] if terms is not None else None
+        c_terms = terms[c_row : c_row + len(chunks)] if terms is not None else None
         parts[i] = (sents, chunks, vectors[s_row : s_row + len(sents)], vectors[c_row : c_row + len(chunks)],
                     s_terms, c_terms)
         s_row, c_row = s_row + len(sents), c_row + len(chunks)
-    # a fresh build's latent terms go whole: slicing them per document and stacking them again cost
-    # 0.06 s of 13 on 400 passages
-    whole = (terms[:n_sent], terms[n_sent:]) if fresh and terms is not None else None
-    store = _assemble(documents, parts, embedder, opts, whole)
+    store = _assemble(documents, parts, embedder, opts)
     known = table_for(embedder)  # common words: the shipped table's vectors (index/wordtable.py)
     if reuse and previous is not None:
         known = ChainMap(dict(zip(previous.vocab, previous.vocab_vectors)), known)
@@ -186,7 +182,7 @@ def embed_texts(embedder: Embedder, texts: list[str], show_progress: bool
     return vectors, terms, len(texts) * (1 if terms is None else 2)
 
 
-def _assemble(documents, parts, embedder, opts, whole_terms=None) -> IndexStore:
+def _assemble(documents, parts, embedder, opts) -> IndexStore:
     sentences = [s for p in parts for s in p[0]]
     chunks: list[Chunk] = [c for p in parts for c in p[1]]
     dim = embedder.dim
@@ -209,6 +205,6 @@ def _assemble(documents, parts, embedder, opts, whole_terms=None) -> IndexStore:
         lexical=LexicalIndex.build([c.text for c in chunks]),
         sentence_lexical=LexicalIndex.build([s.text for s in sentences]),
         vocab=[], vocab_vectors=np.zeros((0, dim), np.float32),
-        sentence_sparse=whole_terms[0] if whole_terms else latent.stack([p[4] for p in parts], getattr(embedder, "sparse_dim", 0)),
-        chunk_sparse=whole_terms[1] if whole_terms else latent.stack([p[5] for p in parts], getattr(embedder, "sparse_dim", 0)),
+        sentence_sparse=latent.stack([p[4] for p in parts], getattr(embedder, "sparse_dim", 0)),
+        chunk_sparse=latent.stack([p[5] for p in parts], getattr(embedder, "sparse_dim", 0)),
     )

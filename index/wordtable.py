@@ -44,7 +44,7 @@ class WordTable(Mapping):
 
     def __getitem__(self, word: str) -> np.ndarray:
         i = self._row[word]
-        return normalize(self._codes[i : i + 1].astype(np.float32) * self._scale[i : i + 1, None])[0]
+        return _vectors(self._codes[i : i + 1], self._scale[i : i + 1])[0]
 
     def __contains__(self, word: object) -> bool:
         return word in self._row
@@ -100,7 +100,11 @@ def encode(words: list[str], vectors: np.ndarray) -> bytes:
 def decode(raw: bytes) -> tuple[list[str], np.ndarray]:
     """Words and unit float32 vectors from `encode`'s bytes."""
     words, codes, scale = _read(raw)
-    return words, normalize(codes.astype(np.float32) * scale[:, None])
+    return words, _vectors(codes, scale)
+
+
+def _vectors(codes: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return normalize(codes.astype(np.float32) * scale[:, None])
 
 
 def _read(raw: bytes) -> tuple[list[str], np.ndarray, np.ndarray]:

