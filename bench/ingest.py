@@ -5,7 +5,9 @@ characters) as .txt files (title line, blank line, text), then in one process an
 passages: embeds the passage texts once as plain e5 passages (the raw rate), runs the whole
 `qa index` build into a fresh folder (the index rate), and embeds the passages again (the raw
 rate drifts on a shared machine, so it is taken before and after). Prints the passages/s of
-each, the ratio (the target is at least 0.5) and where the build's time went. Both rates use the
+each, the ratio (the target is at least 0.5) and where the build's time went, and splits the
+ratio in two factors (`tokens`): the recipe's (the passages' tokens against all the tokens the
+build embeds) and the engine's (the build's tokens/s against the raw pass's). Both rates use the
 embedder as configured (QA_EMBED_WORKERS: batches on one-thread workers); the raw rate with one
 batch at a time on all threads is printed too (`raw_one_team_passages_per_s`). With
 `--chunk-vectors own,sentences` it builds both ways (a pass per chunk, the default recipe v5; or
@@ -40,6 +42,34 @@ def write_passages(folder: Path, limit: int, shared: Path) -> list[str]:
             (folder / f"{name}-{len(texts):05d}.txt").write_text(body, encoding="utf-8")
             texts.append(p.text)
     return texts
+
+
+class Recording:
+    """The embedder, recording the texts each embedding call is given (the build's token count)."""
+
+    def __init__(self, embedder):
+        self._inner, self.calls = embedder, []
+
+    def __getattr__(self, name):
+        attr = getattr(self._inner, name)
+        if name.startswith("embed_"):
+            def record(texts, *a, **k):
+                self.calls.append((name, list(texts)))
+                return attr(texts, *a, **k)
+            return record
+        return attr
+
+
+def token_split(embedder, texts: list[str], calls: list, ratio: float) -> dict:
+    """The ratio as recipe factor x engine factor: passage tokens per build token, and the rest."""
+    count = embedder.token_count
+    by_call: dict[str, int] = {}
+    for name, batch in calls:
+        if name != "embed_sparse":  # a separate latent-term pass (recipe v4) re-reads texts counted once
+            by_call[name] = by_call.get(name, 0) + sum(count(t, is_query=name == "embed_queries") for t in batch)
+    raw, built = sum(count(t) for t in texts), sum(by_call.values())
+    return {"passage_tokens": raw, "build_tokens": built, "build_tokens_by_call": by_call,
+            "recipe_factor": round(raw / built, 3), "engine_factor": round(ratio * built / raw, 3)}
 
 
 def raw_rate(embedder, texts: list[str]) -> float:
@@ -84,13 +114,14 @@ def passes_ab(embedder, docs: Path, rounds: int) -> dict:
 def build_once(settings: Settings, embedder, docs: Path, folder: Path, chunk_vectors: str) -> dict:
     """Run the whole `qa index` build of `docs` into `folder` with this chunk-vector recipe; its figures."""
     run = settings.model_copy(update={"index_dir": folder, "chunk_vectors": chunk_vectors})
+    recording = Recording(embedder)
     t0 = time.perf_counter()
-    summary = index_documents(run, [docs], rebuild=True, embedder=embedder, show_progress=False)
+    summary = index_documents(run, [docs], rebuild=True, embedder=recording, show_progress=False)
     seconds = time.perf_counter() - t0
     manifest = json.loads(next((folder / "builds").glob("*/manifest.json")).read_text())
     return {"index_seconds": round(seconds, 2), "recipe": manifest["embed_recipe"],
             "embedded_texts": manifest["embedded_texts"], "counts": manifest["counts"],
-            "phases_s": manifest.get("phase_seconds", {}), "summary": summary}
+            "phases_s": manifest.get("phase_seconds", {}), "summary": summary, "calls": recording.calls}
 
 
 def main() -> None:
@@ -119,6 +150,8 @@ def main() -> None:
             builds[kind] = {"raw_passages_per_s": [round(raws[-2], 2), round(raws[-1], 2)],
                             "index_passages_per_s": round(len(texts) / builds[kind]["index_seconds"], 2),
                             "ratio": round(len(texts) / builds[kind]["index_seconds"] / raw, 3), **builds[kind]}
+            ratio, calls = builds[kind]["ratio"], builds[kind].pop("calls")
+            builds[kind]["tokens"] = token_split(embedder, texts, calls, ratio) if hasattr(embedder, "token_count") else None
         ab = passes_ab(embedder, docs, args.ab_rounds) if args.ab_rounds else None
         one_team = one_team_rate(embedder, texts)
     first = next(iter(builds.values()))

@@ -29,6 +29,12 @@ def test_ingest_reports_both_rates_on_the_same_passages():
     own, composed = report["builds"]["own"], report["builds"]["sentences"]
     assert own["recipe"].startswith("v5") and composed["recipe"].startswith("v6")  # the one-pass engine's recipes
     assert composed["counts"] == own["counts"] and composed["embedded_texts"] < own["embedded_texts"]
+    mine, theirs = own["tokens"], composed["tokens"]  # the ratio split into the recipe's and the engine's factors
+    assert mine["passage_tokens"] == theirs["passage_tokens"] > 0
+    assert theirs["build_tokens"] < mine["build_tokens"] == sum(mine["build_tokens_by_call"].values())
+    for build in (own, composed):
+        split = build["tokens"]
+        assert split["recipe_factor"] * split["engine_factor"] == pytest.approx(build["ratio"], rel=0.01)
 
 
 @pytest.mark.slow
