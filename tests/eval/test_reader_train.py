@@ -93,3 +93,20 @@ def test_a_time_limited_run_stops_validates_and_still_ships(tmp_path):
     assert [h["step"] for h in report["history"]] == [1]  # stopped after its first step, validated there
     assert "stopped at step 1" in (run / "train.log").read_text()
     assert Reader(run).layers == 1
+
+
+def test_init_starts_from_a_trained_readers_weights(tmp_path):
+    """`--init FOLDER` fine-tunes that reader: at lr 0 the shipped layers come back unchanged."""
+    pytest.importorskip("torch")
+    import numpy as np
+
+    from eval.reader_net import main as train
+    from eval.reader_pack import main as pack
+
+    pack_dir, first, again = tmp_path / "pack", tmp_path / "first", tmp_path / "again"
+    pack(["--out", str(pack_dir), "--sets", "idk-mrc-train:12", "--val", "0.25"])
+    common = ["--pack", str(pack_dir), "--layers", "1", "--batch", "4", "--epochs", "1", "--qat-epochs", "1"]
+    train([*common, "--out", str(first), "--lr", "1e-3"])
+    train([*common, "--out", str(again), "--lr", "0", "--init", str(first)])
+    before, after = np.load(first / "reader-q4.npz"), np.load(again / "reader-q4.npz")
+    assert np.array_equal(before["l0.q.w"], after["l0.q.w"]) and np.array_equal(before["head.w"], after["head.w"])
