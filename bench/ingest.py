@@ -60,16 +60,20 @@ class Recording:
         return attr
 
 
-def token_split(embedder, texts: list[str], calls: list, ratio: float) -> dict:
-    """The ratio as recipe factor x engine factor: passage tokens per build token, and the rest."""
-    count = embedder.token_count
-    by_call: dict[str, int] = {}
+def tokens_by_call(embedder, calls: list) -> dict[str, int]:
+    """Tokens the build embedded, per call kind (a separate latent-term pass re-reads texts, so it is left out)."""
+    out: dict[str, int] = {}
     for name, batch in calls:
-        if name != "embed_sparse":  # a separate latent-term pass (recipe v4) re-reads texts counted once
-            by_call[name] = by_call.get(name, 0) + sum(count(t, is_query=name == "embed_queries") for t in batch)
-    raw, built = sum(count(t) for t in texts), sum(by_call.values())
-    return {"passage_tokens": raw, "build_tokens": built, "build_tokens_by_call": by_call,
-            "recipe_factor": round(raw / built, 3), "engine_factor": round(ratio * built / raw, 3)}
+        if name != "embed_sparse":
+            out[name] = out.get(name, 0) + sum(embedder.token_count(t, is_query=name == "embed_queries") for t in batch)
+    return out
+
+
+def token_split(passage_tokens: int, by_call: dict[str, int], ratio: float) -> dict:
+    """The ratio as recipe factor (passage tokens per build token) x engine factor (the rest)."""
+    built = sum(by_call.values())
+    return {"passage_tokens": passage_tokens, "build_tokens": built, "build_tokens_by_call": by_call,
+            "recipe_factor": round(passage_tokens / built, 3), "engine_factor": round(ratio * built / passage_tokens, 3)}
 
 
 def raw_rate(embedder, texts: list[str]) -> float:
@@ -118,10 +122,11 @@ def build_once(settings: Settings, embedder, docs: Path, folder: Path, chunk_vec
     t0 = time.perf_counter()
     summary = index_documents(run, [docs], rebuild=True, embedder=recording, show_progress=False)
     seconds = time.perf_counter() - t0
+    counted = tokens_by_call(embedder, recording.calls) if hasattr(embedder, "token_count") else None
     manifest = json.loads(next((folder / "builds").glob("*/manifest.json")).read_text())
     return {"index_seconds": round(seconds, 2), "recipe": manifest["embed_recipe"],
             "embedded_texts": manifest["embedded_texts"], "counts": manifest["counts"],
-            "phases_s": manifest.get("phase_seconds", {}), "summary": summary, "calls": recording.calls}
+            "phases_s": manifest.get("phase_seconds", {}), "summary": summary, "tokens": counted}
 
 
 def main() -> None:
@@ -150,8 +155,9 @@ def main() -> None:
             builds[kind] = {"raw_passages_per_s": [round(raws[-2], 2), round(raws[-1], 2)],
                             "index_passages_per_s": round(len(texts) / builds[kind]["index_seconds"], 2),
                             "ratio": round(len(texts) / builds[kind]["index_seconds"] / raw, 3), **builds[kind]}
-            ratio, calls = builds[kind]["ratio"], builds[kind].pop("calls")
-            builds[kind]["tokens"] = token_split(embedder, texts, calls, ratio) if hasattr(embedder, "token_count") else None
+            if builds[kind]["tokens"] is not None:
+                passage_tokens = sum(embedder.token_count(t) for t in texts)
+                builds[kind]["tokens"] = token_split(passage_tokens, builds[kind]["tokens"], builds[kind]["ratio"])
         ab = passes_ab(embedder, docs, args.ab_rounds) if args.ab_rounds else None
         one_team = one_team_rate(embedder, texts)
     first = next(iter(builds.values()))
